@@ -1,0 +1,20 @@
+//! Slipway's pure domain.
+//!
+//! Everything in this crate is deterministic computation over values: content digests, directory
+//! manifests, validated relative paths, and (as later parts land) pipeline specs, registry
+//! transitions, gates and monitoring math. It performs no I/O, starts no threads, reads no clock
+//! and knows no wire format beyond the canonical encodings that define digests. Time, when a
+//! function needs it, is passed in. This keeps the crate fast to compile and its tests fast to run,
+//! and it is checked by `tests/core_is_pure.rs` in the binary crate.
+#![deny(missing_docs)]
+
+pub mod artifact;
+pub mod digest;
+pub mod manifest;
+pub mod relpath;
+pub mod tracking;
+
+pub use artifact::{ArtifactKind, ArtifactRef};
+pub use digest::{Digest, DigestParseError};
+pub use manifest::{Manifest, ManifestEntry, ManifestError};
+pub use relpath::{RelPath, RelPathError};
