@@ -5,7 +5,8 @@
 //! transitions, gates and monitoring math. It performs no I/O, starts no threads, reads no clock
 //! and knows no wire format beyond the canonical encodings that define digests. Time, when a
 //! function needs it, is passed in. This keeps the crate fast to compile and its tests fast to run,
-//! and it is checked by `tests/core_is_pure.rs` in the binary crate.
+//! and `tests/core_is_pure.rs` fails if the crate ever depends on an async runtime, a database
+//! driver, an HTTP stack, a cloud SDK or a thread pool.
 #![deny(missing_docs)]
 
 pub mod artifact;

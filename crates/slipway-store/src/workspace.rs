@@ -332,6 +332,25 @@ impl Workspace {
         }
     }
 
+    /// Re-hashes the given objects in parallel; returns the failures (corrupt or missing), in
+    /// digest order. `on_done` is called once per object checked, from any thread.
+    pub fn verify_objects(
+        &self,
+        digests: &[Digest],
+        on_done: &(dyn Fn() + Sync),
+    ) -> Vec<(Digest, StoreError)> {
+        let mut failures: Vec<(Digest, StoreError)> = digests
+            .par_iter()
+            .filter_map(|d| {
+                let result = self.objects.verify(d);
+                on_done();
+                result.err().map(|e| (*d, e))
+            })
+            .collect();
+        failures.sort_by_key(|f| f.0);
+        failures
+    }
+
     /// Resolves user input to a digest: a full digest, a named reference, or a unique prefix
     /// (at least 6 hex characters) of a stored object.
     pub fn resolve(&self, text: &str) -> Result<Digest> {

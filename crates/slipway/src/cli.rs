@@ -1,0 +1,161 @@
+//! The command line, defined once with clap derive: doc comments are the help text.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 the answer is \"no\" (e.g. verify found corrupt objects); \
+2 usage error or failure.";
+
+/// Slipway: content-addressed artifacts, cached pipelines, experiment tracking, a gated model
+/// registry, serving and monitoring, in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "slipway", version, about, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted by every command.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Run as if started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only errors and data.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more detail on stderr (-vv for debug logs).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create .slipway/ (object store, metadata database, config) in this directory.
+    Init,
+    /// The content-addressed object store by hand.
+    #[command(subcommand)]
+    Artifacts(ArtifactsCommand),
+    /// Delete objects that nothing references (no run, lock file or reference).
+    Gc(GcArgs),
+    /// Run the bundled example end to end in DIR (default: ./slipway-demo).
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArtifactsCommand {
+    /// Store files or directories; prints each one's digest.
+    Put(PutArgs),
+    /// Restore a stored file or directory (verified) to a path, or a file to stdout.
+    Get(GetArgs),
+    /// List stored artifacts and named references.
+    Ls,
+    /// Re-hash stored objects and report every corrupt or missing one (exit 1 if any).
+    Verify(VerifyArgs),
+    /// Print the digest of a file or directory without storing it (uses the stat cache).
+    Hash(HashArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// Files or directories to store; `-` reads one file from stdin.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// What the artifact is: dataset, features, model, report, file or directory.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Name a reference to the artifact (keeps it from gc; usable instead of the digest).
+    #[arg(long, value_name = "REF")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// A digest, a unique digest prefix (6+ characters) or a reference name.
+    pub target: String,
+    /// Where to write it; without it, a file is written to stdout.
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Replace PATH if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Only these objects (digests, prefixes or reference names); default: all.
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HashArgs {
+    /// Files or directories to hash.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Report what would be deleted without deleting anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep unreferenced objects younger than this (e.g. 0s, 30m, 1h, 7d), so runs in flight
+    /// are never raced.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub grace: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory to create the example project in.
+    #[arg(default_value = "slipway-demo")]
+    pub dir: PathBuf,
+}
+
+/// Parses `90s`, `30m`, `1h`, `7d` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; use e.g. 0s, 90s, 30m, 1h, 7d"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => {
+            return Err(format!(
+                "`{text}` has unknown unit `{unit}`; use s, m, h or d"
+            ));
+        }
+    };
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("0s").unwrap().as_secs(), 0);
+        assert_eq!(parse_duration("90").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("2h").unwrap().as_secs(), 7200);
+        assert!(parse_duration("2w").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("h").is_err());
+    }
+}

@@ -1,0 +1,45 @@
+//! One module per command group; each parses nothing (clap did), calls the library, presents.
+
+mod artifacts;
+mod gc;
+mod init;
+
+use crate::Outcome;
+use crate::cli::{Cli, Command};
+use crate::output::Messages;
+use anyhow::Result;
+use slipway_store::Workspace;
+
+/// What every command gets: the global flags, resolved.
+pub struct Context {
+    /// `--json` was given.
+    pub json: bool,
+    /// Messages for people on stderr.
+    pub messages: Messages,
+    /// Progress bars allowed (not quiet, not JSON).
+    pub progress: bool,
+}
+
+impl Context {
+    /// Opens the project containing the current directory.
+    pub fn workspace(&self) -> Result<Workspace> {
+        Ok(Workspace::discover(&std::env::current_dir()?)?)
+    }
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<Outcome> {
+    let ctx = Context {
+        json: cli.global.json,
+        messages: Messages {
+            enabled: !cli.global.quiet,
+        },
+        progress: !cli.global.quiet && !cli.global.json,
+    };
+    match cli.command {
+        Command::Init => init::run(&ctx),
+        Command::Artifacts(cmd) => artifacts::run(&ctx, cmd),
+        Command::Gc(args) => gc::run(&ctx, args),
+        Command::Demo(args) => crate::demo::run(&ctx, args),
+    }
+}

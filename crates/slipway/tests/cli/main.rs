@@ -1,0 +1,6 @@
+//! Integration tests that drive the real `slipway` binary on real directories.
+//! One test binary (faster to link), one module per command group.
+
+mod artifacts;
+mod crash;
+mod util;
