@@ -280,10 +280,10 @@ impl Workspace {
 
     /// Whether a stored object is a directory manifest.
     pub fn is_manifest(&self, digest: &Digest) -> Result<bool> {
-        if let Some(record) = self.meta.artifact(digest)? {
-            if record.artifact.kind == ArtifactKind::Directory {
-                return Ok(true);
-            }
+        if let Some(record) = self.meta.artifact(digest)?
+            && record.artifact.kind == ArtifactKind::Directory
+        {
+            return Ok(true);
         }
         let path = self.objects.object_path(digest);
         let mut prefix = [0u8; 32];

@@ -32,11 +32,11 @@ pub enum Outcome {
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     output::init_logging(cli.global.verbose, cli.global.quiet);
-    if let Some(dir) = &cli.global.directory {
-        if let Err(e) = std::env::set_current_dir(dir) {
-            eprintln!("error: cannot change to directory {}: {e}", dir.display());
-            return ExitCode::from(exit::ERROR);
-        }
+    if let Some(dir) = &cli.global.directory
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!("error: cannot change to directory {}: {e}", dir.display());
+        return ExitCode::from(exit::ERROR);
     }
     match commands::run(cli) {
         Ok(Outcome::Ok) => ExitCode::from(exit::OK),

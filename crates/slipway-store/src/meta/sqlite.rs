@@ -132,16 +132,16 @@ impl SqliteStore {
 }
 
 fn db_error(path: &Path, e: rusqlite::Error) -> MetaError {
-    if let rusqlite::Error::SqliteFailure(code, ref message) = e {
-        if matches!(
+    if let rusqlite::Error::SqliteFailure(code, ref message) = e
+        && matches!(
             code.code,
             rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
-        ) {
-            return MetaError::Corrupt {
-                path: path.to_path_buf(),
-                detail: message.clone().unwrap_or_else(|| code.to_string()),
-            };
-        }
+        )
+    {
+        return MetaError::Corrupt {
+            path: path.to_path_buf(),
+            detail: message.clone().unwrap_or_else(|| code.to_string()),
+        };
     }
     MetaError::Database {
         path: path.to_path_buf(),
