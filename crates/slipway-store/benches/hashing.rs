@@ -37,12 +37,21 @@ fn fixture() -> &'static Fixture {
                 .collect();
             std::fs::write(&path, bytes).unwrap();
             let past = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-            std::fs::File::options().write(true).open(&path).unwrap().set_modified(past).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(past)
+                .unwrap();
         }
         let db = dir.path().join("warm.db");
         let meta = SqliteStore::open(&db).unwrap();
         TreeHasher::new(&meta).hash(&tree).unwrap();
-        Fixture { _dir: dir, tree, db }
+        Fixture {
+            _dir: dir,
+            tree,
+            db,
+        }
     })
 }
 
