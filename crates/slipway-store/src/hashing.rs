@@ -129,6 +129,7 @@ impl FileStat {
 pub struct TreeHasher<'a> {
     meta: &'a dyn MetadataStore,
     stats: HashStats,
+    on_bytes: Option<&'a (dyn Fn(u64) + Sync)>,
 }
 
 impl<'a> TreeHasher<'a> {
@@ -137,7 +138,14 @@ impl<'a> TreeHasher<'a> {
         TreeHasher {
             meta,
             stats: HashStats::default(),
+            on_bytes: None,
         }
+    }
+
+    /// Reports progress: `on_bytes(n)` is called (from any thread) after each file is read.
+    pub fn with_progress(mut self, on_bytes: &'a (dyn Fn(u64) + Sync)) -> TreeHasher<'a> {
+        self.on_bytes = Some(on_bytes);
+        self
     }
 
     /// What this hasher has done so far.

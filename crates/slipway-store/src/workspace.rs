@@ -211,11 +211,26 @@ impl Workspace {
         kind: Option<ArtifactKind>,
         created_ms: i64,
     ) -> Result<Stored> {
-        let hasher = TreeHasher::new(&self.meta);
+        self.store_path_observed(path, kind, created_ms, &|_| {})
+    }
+
+    /// [`Workspace::store_path`], calling `on_bytes(n)` (from any thread) as bytes are hashed
+    /// and as new objects are written, for progress display.
+    pub fn store_path_observed(
+        &self,
+        path: &Path,
+        kind: Option<ArtifactKind>,
+        created_ms: i64,
+        on_bytes: &(dyn Fn(u64) + Sync),
+    ) -> Result<Stored> {
+        let hasher = TreeHasher::new(&self.meta).with_progress(on_bytes);
         let hashed = hasher.hash(path)?;
         let (files, new_objects, new_bytes) = match &hashed {
             HashedPath::File { digest, size, .. } => {
                 let fresh = self.put_checked(path, *digest)?;
+                if fresh {
+                    on_bytes(*size);
+                }
                 (1, fresh as usize, if fresh { *size } else { 0 })
             }
             HashedPath::Directory { manifest, digest } => {
@@ -230,6 +245,9 @@ impl Workspace {
                     .map(|entry| {
                         let fresh =
                             self.put_checked(&base.join(entry.path.as_str()), entry.digest)?;
+                        if fresh {
+                            on_bytes(entry.size);
+                        }
                         Ok((fresh, entry.size))
                     })
                     .collect::<Result<_>>()?;

@@ -31,6 +31,22 @@ impl Progress {
         }
     }
 
+    /// A bar without a known total that counts bytes processed and shows the rate.
+    pub fn bytes(message: &str, enabled: bool) -> Progress {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {bytes} ({bytes_per_sec})")
+                .expect("static template"),
+        );
+        bar.set_message(message.to_string());
+        Progress {
+            bar,
+            started: Instant::now(),
+            visible: false,
+            eligible: enabled && std::io::stderr().is_terminal(),
+        }
+    }
+
     /// Advances by `n`, revealing the bar once a second has passed.
     pub fn inc(&mut self, n: u64) {
         self.bar.inc(n);
@@ -42,6 +58,11 @@ impl Progress {
 
     /// Removes the bar.
     pub fn finish(self) {
+        self.bar.finish_and_clear();
+    }
+
+    /// Removes the bar without consuming it (when it is still borrowed).
+    pub fn bar_clear(&self) {
         self.bar.finish_and_clear();
     }
 }

@@ -41,8 +41,17 @@ fn put(ctx: &Context, args: PutArgs) -> Result<Outcome> {
         let stored = if path.as_os_str() == "-" {
             store_stdin(&ws, kind)?
         } else {
-            ws.store_path(path, kind, slipway_store::now_ms())
-                .with_context(|| format!("cannot store {}", path.display()))?
+            let progress = Mutex::new(Progress::bytes(
+                &format!("storing {}", path.display()),
+                ctx.progress,
+            ));
+            let stored = ws
+                .store_path_observed(path, kind, slipway_store::now_ms(), &|n| {
+                    progress.lock().expect("progress lock").inc(n)
+                })
+                .with_context(|| format!("cannot store {}", path.display()))?;
+            progress.into_inner().expect("progress lock").finish();
+            stored
         };
         if let Some(name) = &args.name {
             ws.meta()
@@ -255,7 +264,9 @@ fn verify(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
 
 fn hash(ctx: &Context, args: HashArgs) -> Result<Outcome> {
     let ws = ctx.workspace()?;
-    let hasher = TreeHasher::new(ws.meta());
+    let progress = Mutex::new(Progress::bytes("hashing", ctx.progress));
+    let report = |n| progress.lock().expect("progress lock").inc(n);
+    let hasher = TreeHasher::new(ws.meta()).with_progress(&report);
     let mut items = Vec::new();
     for path in &args.paths {
         let hashed = hasher
@@ -281,6 +292,9 @@ fn hash(ctx: &Context, args: HashArgs) -> Result<Outcome> {
         }
     }
     let stats = hasher.stats();
+    if let Ok(bar) = progress.lock() {
+        bar.bar_clear();
+    }
     tracing::info!(
         files_read = stats.files_read(),
         bytes_read = stats.bytes_read(),
