@@ -15,6 +15,7 @@ pub fn run_all(store: &dyn MetadataStore) {
     metrics_are_append_only(store);
     tags_keep_history(store);
     run_io_and_lineage(store);
+    record_run_is_atomic(store);
     unknown_run_is_not_found(store);
     assert!(store.schema_version().unwrap() >= 1);
     store.integrity_check().unwrap();
@@ -335,4 +336,66 @@ pub fn unknown_run_is_not_found(store: &dyn MetadataStore) {
     assert!(store.log_metrics(ghost, &[]).is_err());
     assert!(store.set_tag(ghost, "k", "v", 0).is_err());
     assert!(store.add_run_io(ghost, &[]).is_err());
+}
+
+/// A whole run is recorded in one go; a record naming an unknown experiment writes nothing.
+pub fn record_run_is_atomic(store: &dyn MetadataStore) {
+    let exp = store.create_experiment("conf-record", 1).unwrap();
+    let output = Digest::of(b"conf recorded output");
+    let record = RunRecord {
+        run: NewRun {
+            experiment_id: exp.id,
+            ..new_run_template()
+        },
+        status: RunStatus::Finished,
+        end_ms: 9,
+        params: vec![("lr".into(), "0.1".into())],
+        metrics: vec![MetricPoint {
+            key: "auc".into(),
+            value: 0.9,
+            timestamp_ms: 9,
+            step: 0,
+        }],
+        tags: vec![("slipway.stage".into(), "train".into())],
+        io: vec![RunIo {
+            digest: output,
+            role: IoRole::Output,
+            path: "model.json".into(),
+        }],
+    };
+    let run = store.record_run(&record).unwrap();
+    assert_eq!(run.status, RunStatus::Finished);
+    assert_eq!(run.end_ms, Some(9));
+    assert_eq!(store.params(&run.id).unwrap().len(), 1);
+    assert_eq!(store.latest_metrics(&run.id).unwrap()[0].value, 0.9);
+    assert_eq!(store.tags(&run.id).unwrap()[0].1, "train");
+    assert_eq!(store.runs_touching(&output).unwrap()[0].0, run.id);
+
+    let ghost = RunRecord {
+        run: NewRun {
+            experiment_id: 987_654,
+            ..new_run_template()
+        },
+        io: vec![RunIo {
+            digest: Digest::of(b"never recorded"),
+            role: IoRole::Output,
+            path: "x".into(),
+        }],
+        ..record.clone()
+    };
+    assert!(store.record_run(&ghost).is_err());
+    assert!(
+        store
+            .runs_touching(&Digest::of(b"never recorded"))
+            .unwrap()
+            .is_empty()
+    );
+    let running = RunRecord {
+        status: RunStatus::Running,
+        ..record
+    };
+    assert!(
+        store.record_run(&running).is_err(),
+        "a recorded run has ended"
+    );
 }

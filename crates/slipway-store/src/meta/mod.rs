@@ -135,6 +135,9 @@ pub trait MetadataStore: Send + Sync {
 
     /// Creates a run (its id is assigned by the store).
     fn create_run(&self, run: &NewRun) -> MetaResult<Run>;
+    /// Records a whole finished run (run, params, metrics, tags, inputs/outputs) in one
+    /// transaction: all of it is visible, or none of it.
+    fn record_run(&self, record: &RunRecord) -> MetaResult<Run>;
     /// Looks up a run.
     fn run(&self, run_id: &str) -> MetaResult<Run>;
     /// Ends a run with a terminal status.

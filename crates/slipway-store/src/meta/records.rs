@@ -1,6 +1,6 @@
 //! The records a metadata store keeps.
 
-use slipway_core::tracking::{IoRole, RunOrigin, RunStatus};
+use slipway_core::tracking::{IoRole, MetricPoint, RunOrigin, RunStatus};
 use slipway_core::{ArtifactRef, Digest};
 
 /// An artifact's description: what the bytes at a digest are, and when they were first recorded.
@@ -115,4 +115,23 @@ pub struct TagChange {
     pub value: Option<String>,
     /// When, ms.
     pub at_ms: i64,
+}
+
+/// A finished run recorded in one transaction: what a pipeline stage produces when it ends.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRecord {
+    /// The run as it started.
+    pub run: NewRun,
+    /// Its terminal status.
+    pub status: RunStatus,
+    /// When it ended, ms.
+    pub end_ms: i64,
+    /// Params, by key.
+    pub params: Vec<(String, String)>,
+    /// Metric points.
+    pub metrics: Vec<MetricPoint>,
+    /// Tags, by key.
+    pub tags: Vec<(String, String)>,
+    /// Inputs and outputs.
+    pub io: Vec<RunIo>,
 }

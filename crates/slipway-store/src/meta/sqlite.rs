@@ -506,6 +506,95 @@ impl MetadataStore for SqliteStore {
         self.run(&id)
     }
 
+    fn record_run(&self, record: &RunRecord) -> MetaResult<Run> {
+        if !record.status.is_terminal() {
+            return Err(MetaError::Invalid(format!(
+                "a recorded run must have ended; status {} is not FINISHED, FAILED or KILLED",
+                record.status
+            )));
+        }
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let run = &record.run;
+        self.write(|tx| {
+            let exists: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM experiments WHERE id = ?1",
+                    [run.experiment_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?;
+            if exists.is_none() {
+                return Err(MetaError::NotFound {
+                    what: "experiment",
+                    id: run.experiment_id.to_string(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO runs (id, experiment_id, name, origin, status, start_ms, end_ms, user_name, git_commit, git_dirty)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    id,
+                    run.experiment_id,
+                    run.name,
+                    run.origin.as_str(),
+                    record.status.as_str(),
+                    run.start_ms,
+                    record.end_ms,
+                    run.user,
+                    run.git_commit,
+                    run.git_dirty.map(i64::from)
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+            let mut param = tx
+                .prepare_cached("INSERT INTO params (run_id, key, value) VALUES (?1, ?2, ?3)")
+                .map_err(|e| self.err(e))?;
+            for (key, value) in &record.params {
+                param.execute([&id, key, value]).map_err(|e| self.err(e))?;
+            }
+            let mut metric = tx
+                .prepare_cached(
+                    "INSERT INTO metrics (run_id, key, step, timestamp_ms, seq, value, is_nan)
+                     VALUES (?1, ?2, ?3, ?4,
+                        (SELECT COALESCE(MAX(seq) + 1, 0) FROM metrics
+                         WHERE run_id = ?1 AND key = ?2 AND step = ?3 AND timestamp_ms = ?4), ?5, ?6)",
+                )
+                .map_err(|e| self.err(e))?;
+            for p in &record.metrics {
+                let (value, nan) = if p.value.is_nan() { (None, 1) } else { (Some(p.value), 0) };
+                metric
+                    .execute(params![id, p.key, p.step, p.timestamp_ms, value, nan])
+                    .map_err(|e| self.err(e))?;
+            }
+            let mut tag = tx
+                .prepare_cached("INSERT OR REPLACE INTO tags (run_id, key, value) VALUES (?1, ?2, ?3)")
+                .map_err(|e| self.err(e))?;
+            let mut history = tx
+                .prepare_cached(
+                    "INSERT INTO tag_history (run_id, key, value, at_ms) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(|e| self.err(e))?;
+            for (key, value) in &record.tags {
+                tag.execute([&id, key, value]).map_err(|e| self.err(e))?;
+                history
+                    .execute(params![id, key, value, run.start_ms])
+                    .map_err(|e| self.err(e))?;
+            }
+            let mut io = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO run_io (run_id, role, path, digest) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(|e| self.err(e))?;
+            for item in &record.io {
+                io.execute(params![id, item.role.as_str(), item.path, item.digest.to_hex()])
+                    .map_err(|e| self.err(e))?;
+            }
+            Ok(())
+        })?;
+        self.run(&id)
+    }
+
     fn run(&self, run_id: &str) -> MetaResult<Run> {
         self.lock()
             .query_row(
