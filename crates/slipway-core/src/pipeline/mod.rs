@@ -1,0 +1,21 @@
+//! The pipeline: `slipway.yaml` parsing, the stage DAG, stage cache keys, the lock file and
+//! staleness.
+//!
+//! The flow for an executor: [`params_file`] names the params file; read it and build a
+//! [`ParamsDoc`]; [`parse_pipeline`] gives a [`PipelineSpec`]; [`Pipeline::new`] checks the graph
+//! and orders it; [`stage_key`] and [`stage_status`] decide what to run; [`LockFile`] records
+//! what ran.
+
+mod error;
+mod params;
+mod parse;
+mod paths;
+mod spec;
+mod template;
+mod vars;
+mod yaml;
+
+pub use error::{SpecError, SpecLocation, SpecProblem};
+pub use params::ParamsDoc;
+pub use parse::{DEFAULT_PARAMS_FILE, params_file, parse_pipeline};
+pub use spec::{Action, DepSpec, OutSpec, ParamSpec, PipelineSpec, StageSpec};
