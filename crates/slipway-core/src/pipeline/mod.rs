@@ -6,6 +6,7 @@
 //! and orders it; [`stage_key`] and [`stage_status`] decide what to run; [`LockFile`] records
 //! what ran.
 
+mod dag;
 mod error;
 mod params;
 mod parse;
@@ -15,6 +16,7 @@ mod template;
 mod vars;
 mod yaml;
 
+pub use dag::{Pipeline, StageId};
 pub use error::{SpecError, SpecLocation, SpecProblem};
 pub use params::ParamsDoc;
 pub use parse::{DEFAULT_PARAMS_FILE, params_file, parse_pipeline};
