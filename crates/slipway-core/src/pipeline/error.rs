@@ -338,24 +338,32 @@ fn suggest_param(suggestion: Option<&str>, file_missing: bool) -> String {
     }
 }
 
-/// Levenshtein distance between two short strings, by characters.
+/// Edit distance between two short strings, by characters: insertions, deletions,
+/// substitutions and swaps of two neighbours (`evn` -> `env`) each cost one.
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                diagonal
-            } else {
-                1 + diagonal.min(above).min(row[j])
-            };
-            diagonal = above;
+    let width = b.len() + 1;
+    // Three rows: two back (for swaps), previous, current.
+    let mut two_back = vec![0; width];
+    let mut previous: Vec<usize> = (0..width).collect();
+    let mut current = vec![0; width];
+    for i in 1..=a.len() {
+        current[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(two_back[j - 2] + 1);
+            }
+            current[j] = d;
         }
+        std::mem::swap(&mut two_back, &mut previous);
+        std::mem::swap(&mut previous, &mut current);
     }
-    row[b.len()]
+    previous[b.len()]
 }
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
@@ -389,6 +397,8 @@ mod tests {
         assert_eq!(edit_distance("dep", "deps"), 1);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("evn", "env"), 1);
+        assert_eq!(edit_distance("abc", ""), 3);
         assert_eq!(nearest("dep", ["cmd", "deps", "desc"]), Some("deps"));
         assert_eq!(nearest("ouds", ["cmd", "deps", "outs"]), Some("outs"));
         assert_eq!(nearest("zzzzzz", ["cmd", "deps", "outs"]), None);

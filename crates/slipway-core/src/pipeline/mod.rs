@@ -7,7 +7,10 @@
 //! what ran.
 
 mod dag;
+mod emit;
 mod error;
+mod key;
+mod lock;
 mod params;
 mod parse;
 mod paths;
@@ -19,6 +22,10 @@ mod yaml;
 
 pub use dag::{Pipeline, StageId};
 pub use error::{SpecError, SpecLocation, SpecProblem};
+pub use key::{MissingState, STAGE_KEY_FORMAT, canonical_json, stage_key, stage_key_bytes};
+pub use lock::{
+    LOCK_SCHEMA, LockEntry, LockError, LockFile, LockProblem, LockedPath, PathState, entry_yaml,
+};
 pub use params::ParamsDoc;
 pub use parse::{DEFAULT_PARAMS_FILE, params_file, parse_pipeline};
 pub use schedule::{Progress, Schedule};
