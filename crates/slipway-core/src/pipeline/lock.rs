@@ -300,7 +300,12 @@ impl LockFile {
                     }
                 }
                 _ => {
-                    return Err(r.wrong(v, None, Some("stages"), "a map of stage names to entries"));
+                    return Err(r.wrong(
+                        v,
+                        None,
+                        Some("stages"),
+                        "a map of stage names to entries",
+                    ));
                 }
             }
         }
