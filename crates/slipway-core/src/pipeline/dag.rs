@@ -168,7 +168,7 @@ impl Pipeline {
             );
         }
         if !errors.is_empty() {
-            errors.sort_by(|a, b| (a.at.line, a.to_string()).cmp(&(b.at.line, b.to_string())));
+            errors.sort_by_key(|e| (e.at.line, e.to_string()));
             errors.dedup();
             return Err(errors);
         }

@@ -33,8 +33,8 @@ impl fmt::Display for SpecLocation {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{at}: {problem}")]
 pub struct SpecError {
-    /// Where the problem is.
-    pub at: SpecLocation,
+    /// Where the problem is (boxed to keep `Result`s small).
+    pub at: Box<SpecLocation>,
     /// What is wrong, and what would be valid.
     pub problem: SpecProblem,
 }
@@ -43,12 +43,12 @@ impl SpecError {
     /// A problem at `file:line`, not yet tied to a stage or field.
     pub fn new(file: &str, line: u32, problem: SpecProblem) -> SpecError {
         SpecError {
-            at: SpecLocation {
+            at: Box::new(SpecLocation {
                 file: file.to_string(),
                 line,
                 stage: None,
                 field: None,
-            },
+            }),
             problem,
         }
     }

@@ -290,10 +290,12 @@ mod tests {
         assert_eq!(stage_key(&stage(), &d).unwrap(), base);
     }
 
+    type Change = dyn Fn(&mut StageSpec, &mut BTreeMap<RelPath, PathState>);
+
     #[test]
     fn every_input_changes_the_key() {
         let base = stage_key(&stage(), &deps()).unwrap();
-        let changes: Vec<Box<dyn Fn(&mut StageSpec, &mut BTreeMap<RelPath, PathState>)>> = vec![
+        let changes: Vec<Box<Change>> = vec![
             Box::new(|s, _| s.action = Action::Cmd(vec!["python3 train.py".into()])),
             Box::new(|s, _| s.action = Action::Cmd(vec!["python3 train.py\necho done".into()])),
             Box::new(|s, _| {

@@ -145,8 +145,8 @@ pub struct LockFile {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{at}: {problem}")]
 pub struct LockError {
-    /// Where: file, line, stage and field.
-    pub at: SpecLocation,
+    /// Where: file, line, stage and field (boxed to keep `Result`s small).
+    pub at: Box<SpecLocation>,
     /// What is wrong.
     pub problem: LockProblem,
 }
@@ -385,12 +385,12 @@ impl Reader<'_> {
         problem: LockProblem,
     ) -> LockError {
         LockError {
-            at: SpecLocation {
+            at: Box::new(SpecLocation {
                 file: self.file.to_string(),
                 line,
                 stage: stage.map(str::to_string),
                 field: field.map(str::to_string),
-            },
+            }),
             problem,
         }
     }

@@ -289,12 +289,12 @@ fn outputs_reason(
                 path: out.path.clone(),
             });
         };
-        if let Some(then) = entry.and_then(|e| e.output(&out.path)) {
-            if then.digest != *now {
-                return Some(StaleReason::OutModified {
-                    path: out.path.clone(),
-                });
-            }
+        if let Some(then) = entry.and_then(|e| e.output(&out.path))
+            && then.digest != *now
+        {
+            return Some(StaleReason::OutModified {
+                path: out.path.clone(),
+            });
         }
     }
     None
