@@ -188,6 +188,17 @@ impl Pipeline {
         })
     }
 
+    /// Parses and checks in one step: [`parse_pipeline`](super::parse_pipeline) then
+    /// [`Pipeline::new`]. Graph problems are only looked for once the file parses.
+    pub fn from_yaml(
+        file_name: &str,
+        yaml_text: &str,
+        params: &super::ParamsDoc,
+        exists: &dyn Fn(&RelPath) -> bool,
+    ) -> Result<Pipeline, Vec<SpecError>> {
+        Pipeline::new(super::parse_pipeline(file_name, yaml_text, params)?, exists)
+    }
+
     /// The spec the pipeline was built from.
     pub fn spec(&self) -> &PipelineSpec {
         &self.spec

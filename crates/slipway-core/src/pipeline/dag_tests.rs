@@ -131,6 +131,24 @@ fn closures() {
 }
 
 #[test]
+fn from_yaml_parses_then_checks() {
+    let params = ParamsDoc::missing("params.yaml");
+    let p = Pipeline::from_yaml("slipway.yaml", DIAMOND, &params, &exists).unwrap();
+    assert_eq!(p.len(), 6);
+    let err = Pipeline::from_yaml(
+        "slipway.yaml",
+        "stages:\n  a:\n    cmd: x\n    deps: [nope]\n",
+        &params,
+        &exists,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err[0].to_string(),
+        "slipway.yaml:4: stage 'a': deps[0]: dep 'nope' does not exist and no stage writes it; create it or add a stage that lists it in 'outs'"
+    );
+}
+
+#[test]
 fn select_by_name_or_template() {
     let p = build(
         "stages:\n  fe:\n    foreach: [b, a]\n    do:\n      cmd: x ${item}\n      outs: [\"${item}\"]\n  one:\n    cmd: y\n",

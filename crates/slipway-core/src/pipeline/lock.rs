@@ -231,6 +231,16 @@ impl LockFile {
         self.stages.insert(stage.to_string(), entry);
     }
 
+    /// Drops the entries of stages for which `keep` is false (e.g. stages no longer in the
+    /// pipeline). Returns the names dropped.
+    pub fn retain_stages(&mut self, keep: impl Fn(&str) -> bool) -> Vec<String> {
+        let dropped: Vec<String> = self.stages.keys().filter(|k| !keep(k)).cloned().collect();
+        for name in &dropped {
+            self.stages.remove(name);
+        }
+        dropped
+    }
+
     /// The file's text: byte-stable for equal contents.
     pub fn to_yaml(&self) -> String {
         let mut out = String::new();

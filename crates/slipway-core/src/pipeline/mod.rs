@@ -1,10 +1,17 @@
 //! The pipeline: `slipway.yaml` parsing, the stage DAG, stage cache keys, the lock file and
 //! staleness.
 //!
-//! The flow for an executor: [`params_file`] names the params file; read it and build a
-//! [`ParamsDoc`]; [`parse_pipeline`] gives a [`PipelineSpec`]; [`Pipeline::new`] checks the graph
-//! and orders it; [`stage_key`] and [`stage_status`] decide what to run; [`LockFile`] records
-//! what ran.
+//! The flow for an executor:
+//! 1. [`params_file`] names the params file; read it and build a [`ParamsDoc`] (or
+//!    [`ParamsDoc::missing`]).
+//! 2. [`Pipeline::from_yaml`] (= [`parse_pipeline`] + [`Pipeline::new`]) parses, expands and
+//!    checks the pipeline, reporting every problem with file, line, stage and field.
+//! 3. Choose stages ([`Pipeline::select`], [`Pipeline::upstream_closure`]) and hand them out with
+//!    a [`Schedule`] (or walk [`Pipeline::levels`]).
+//! 4. For each ready stage, hash its deps and outputs into an [`Observed`], ask
+//!    [`stage_status`]; if stale, compute [`stage_key`] (the run-cache key), run it, and record a
+//!    [`LockEntry`] in the [`LockFile`], written with [`LockFile::to_yaml`].
+//! 5. `slipway status` is [`Pipeline::status`].
 
 mod dag;
 mod emit;

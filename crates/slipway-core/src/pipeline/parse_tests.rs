@@ -536,3 +536,92 @@ fn names_and_shapes() {
     assert!(parse("").unwrap().stages.is_empty());
     assert!(parse("stages:\n").unwrap().stages.is_empty());
 }
+
+#[test]
+fn remaining_problems_name_file_and_line() {
+    assert_eq!(
+        errors("stages:\n  a:\n    cmd: x\n    deps: ['a\\b']\n"),
+        [
+            "slipway.yaml:4: stage 'a': deps[0]: path `a\\\\b` contains a backslash, which is not allowed in a stored path"
+        ]
+    );
+    assert_eq!(
+        errors("stages:\n  a:\n    cmd: echo ${train\n"),
+        ["slipway.yaml:3: stage 'a': cannot substitute 'echo ${train': '${' is not closed by '}'"]
+    );
+    assert_eq!(
+        errors("stages:\n  a:\n    cmd: echo ${train}\n"),
+        [
+            "slipway.yaml:3: stage 'a': cannot substitute 'echo ${train}': '${train}' is a map; only strings, numbers and booleans can go inside a string"
+        ]
+    );
+    assert_eq!(
+        errors("stages:\n  mx:\n    matrix:\n      m: []\n    cmd: x\n"),
+        [
+            "slipway.yaml:4: stage 'mx': matrix: 'matrix.m' has no items; give a non-empty list or map"
+        ]
+    );
+    assert_eq!(
+        errors("stages:\n  fe:\n    foreach: ${nothing}\n    do: {cmd: x}\n"),
+        [
+            "slipway.yaml:3: stage 'fe': foreach: unknown variable '${nothing}'; variables come from 'vars', the params file, and 'item'/'key' inside foreach and matrix"
+        ]
+    );
+    assert_eq!(
+        errors("experiment: [a]\nstages: {}\n"),
+        [
+            "slipway.yaml:1: experiment: expected an experiment name (a non-empty string), found a list"
+        ]
+    );
+    assert_eq!(
+        errors("stages:\n  a:\n    uses: slipway/copy\n    with: [1]\n"),
+        ["slipway.yaml:4: stage 'a': with: expected a map of arguments, found a list"]
+    );
+    assert_eq!(
+        errors("- a\n"),
+        [
+            "slipway.yaml:1: expected a map with 'stages' (and optionally 'params', 'vars', 'experiment'), found a list"
+        ]
+    );
+    assert_eq!(
+        errors("stages:\n  a:\n    cmd: x\n    outs:\n      - {a: 1, b: 2}\n"),
+        [
+            "slipway.yaml:5: stage 'a': outs[0]: expected a path, or 'path: {kind: ..., cache: ...}', found a map"
+        ]
+    );
+}
+
+#[test]
+fn anchors_and_merge_keys_work() {
+    let spec = parse(
+        "\
+stages:
+  a:
+    cmd: x
+    deps: &common [src/a.py, src/b.py]
+    outs: [a.out]
+  b: &base
+    cmd: y
+    deps: *common
+    outs: [b.out]
+  c:
+    <<: *base
+    outs: [c.out]
+",
+    )
+    .unwrap();
+    assert_eq!(
+        spec.stages[1].deps,
+        spec.stages[0]
+            .deps
+            .iter()
+            .map(|d| DepSpec {
+                path: d.path.clone(),
+                line: 8
+            })
+            .collect::<Vec<_>>()
+    );
+    let c = spec.stage("c").unwrap();
+    assert_eq!(c.action, Action::Cmd(vec!["y".into()]));
+    assert_eq!(c.outs[0].path, rp("c.out"));
+}
