@@ -1,6 +1,8 @@
 //! Tests of `parse_pipeline`: one per kind of problem, asserting on the message with file:line.
 
 use super::*;
+use crate::ArtifactKind;
+use crate::pipeline::spec::{Action, DepSpec};
 use serde_json::json;
 
 fn params() -> ParamsDoc {
