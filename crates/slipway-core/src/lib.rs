@@ -12,6 +12,7 @@
 pub mod artifact;
 pub mod digest;
 pub mod manifest;
+pub mod pipeline;
 pub mod relpath;
 pub mod tracking;
 
