@@ -99,6 +99,10 @@ impl Workspace {
                 reason: e.to_string(),
             })?
         );
+        // Everything in .slipway/ is local state (objects, database, logs): keep it out of git.
+        let ignore = dir.join(".gitignore");
+        fs::write(&ignore, "# slipway's local state; never commit it\n*\n")
+            .map_err(|e| StoreError::io("write", &ignore, e))?;
         // Write the config last (atomically), so a half-initialised directory is re-initialised.
         let ws = Workspace::open_with(root, Config::default())?;
         let temp = dir.join("config.yaml.tmp");

@@ -3,8 +3,8 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-const EXIT_CODES: &str = "Exit codes: 0 success; 1 the answer is \"no\" (e.g. verify found corrupt objects); \
-2 usage error or failure.";
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 the answer is \"no\" (verify found corrupt objects, \
+a pipeline stage failed); 2 usage error or failure; 130 interrupted.";
 
 /// Slipway: content-addressed artifacts, cached pipelines, experiment tracking, a gated model
 /// registry, serving and monitoring, in one binary.
@@ -41,6 +41,12 @@ pub enum Command {
     /// The content-addressed object store by hand.
     #[command(subcommand)]
     Artifacts(ArtifactsCommand),
+    /// Run the pipeline in slipway.yaml: only what is stale, restoring cache hits, in parallel.
+    Run(RunArgs),
+    /// Which stages are stale, and why (the first reason for each).
+    Status,
+    /// Show the pipeline's stages and edges, marking stale stages.
+    Dag(DagArgs),
     /// Delete objects that nothing references (no run, lock file or reference).
     Gc(GcArgs),
     /// Run the bundled example end to end in DIR (default: ./slipway-demo).
@@ -97,6 +103,45 @@ pub struct HashArgs {
     /// Files or directories to hash.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Stages to run, with everything upstream of them (a foreach/matrix base name selects all
+    /// its instances); default: the whole pipeline.
+    pub stages: Vec<String>,
+    /// Stages to run at once (default: number of cores).
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// Run the selected stages even if up to date (no cache restores).
+    #[arg(short, long)]
+    pub force: bool,
+    /// Print what would run or be restored, and why, without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// After a failure, keep running the stages that do not depend on it.
+    #[arg(short, long)]
+    pub keep_going: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DagArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DagFormat,
+}
+
+/// Formats of `slipway dag`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DagFormat {
+    /// Each stage with the stages it depends on.
+    Text,
+    /// Graphviz dot (`slipway dag --format dot | dot -Tsvg`).
+    Dot,
+    /// A Mermaid flowchart (renders on GitHub and GitLab).
+    Mermaid,
+    /// JSON.
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,8 @@ pub mod exit {
     pub const NO: u8 = 1;
     /// Usage error or failure.
     pub const ERROR: u8 = 2;
+    /// Stopped by Ctrl-C (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// What a command concluded, when it did not fail.
@@ -27,6 +29,8 @@ pub enum Outcome {
     Ok,
     /// Done; the answer is no.
     No,
+    /// Stopped by an interrupt.
+    Interrupted,
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(Outcome::Ok) => ExitCode::from(exit::OK),
         Ok(Outcome::No) => ExitCode::from(exit::NO),
+        Ok(Outcome::Interrupted) => ExitCode::from(exit::INTERRUPTED),
         Err(e) => {
             if output::is_broken_pipe(&e) {
                 return ExitCode::from(exit::OK);

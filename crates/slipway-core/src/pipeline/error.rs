@@ -113,6 +113,22 @@ pub enum SpecProblem {
         /// The value written.
         name: String,
     },
+    /// `uses` naming a built-in that does not exist.
+    #[error("unknown built-in '{name}'; available: {available}")]
+    UnknownBuiltin {
+        /// The name written.
+        name: String,
+        /// The built-ins this slipway has, comma-separated.
+        available: String,
+    },
+    /// A built-in's `with` arguments are missing or of the wrong shape.
+    #[error("{builtin}: {message}")]
+    BuiltinArgs {
+        /// The built-in.
+        builtin: String,
+        /// What is wrong and what would be valid.
+        message: String,
+    },
     /// An absolute path.
     #[error("path '{path}' is absolute; write it relative to the project root (or to 'wdir')")]
     AbsolutePath {

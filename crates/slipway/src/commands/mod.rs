@@ -3,6 +3,7 @@
 mod artifacts;
 mod gc;
 mod init;
+mod pipeline;
 
 use crate::Outcome;
 use crate::cli::{Cli, Command};
@@ -39,6 +40,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Init => init::run(&ctx),
         Command::Artifacts(cmd) => artifacts::run(&ctx, cmd),
+        Command::Run(args) => pipeline::run(&ctx, args, cli.global.verbose),
+        Command::Status => pipeline::status(&ctx),
+        Command::Dag(args) => pipeline::dag(&ctx, args),
         Command::Gc(args) => gc::run(&ctx, args),
         Command::Demo(args) => crate::demo::run(&ctx, args),
     }
