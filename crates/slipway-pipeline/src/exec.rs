@@ -426,27 +426,29 @@ fn evaluate_and_run(
         && !stage.is_callback()
         && stage.outputs().next().is_some()
         && stage.outputs().all(|o| o.cache);
-    if cacheable && !ctx.opts.force {
-        if let Some(hit) = ctx.runcache.get(&key).filter(|hit| covers(stage, hit)) {
-            if ctx.opts.dry_run {
-                return Ok(StageOutcome::WouldRestore { reason });
+    let hit = (cacheable && !ctx.opts.force)
+        .then(|| ctx.runcache.get(&key))
+        .flatten()
+        .filter(|hit| covers(stage, hit));
+    if let Some(hit) = hit {
+        if ctx.opts.dry_run {
+            return Ok(StageOutcome::WouldRestore { reason });
+        }
+        match restore(ctx, &hit) {
+            Ok(outputs) => {
+                let lock_entry = LockEntry::new(stage, key, &observed.deps, &outputs)?;
+                ctx.writer
+                    .lock()
+                    .expect("lock writer")
+                    .record(&stage.name, lock_entry)?;
+                return Ok(StageOutcome::Restored {
+                    run_id: hit.run_id,
+                    reason,
+                });
             }
-            match restore(ctx, &hit) {
-                Ok(outputs) => {
-                    let lock_entry = LockEntry::new(stage, key, &observed.deps, &outputs)?;
-                    ctx.writer
-                        .lock()
-                        .expect("lock writer")
-                        .record(&stage.name, lock_entry)?;
-                    return Ok(StageOutcome::Restored {
-                        run_id: hit.run_id,
-                        reason,
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(stage = %stage.name, error = %e, "run cache entry could not be restored; running the stage");
-                    ctx.runcache.remove(&key);
-                }
+            Err(e) => {
+                tracing::warn!(stage = %stage.name, error = %e, "run cache entry could not be restored; running the stage");
+                ctx.runcache.remove(&key);
             }
         }
     }
@@ -657,14 +659,9 @@ fn execute(
     }
     for (path, state) in &outputs {
         ctx.observer.set(path, Some(*state));
-        if ctx.in_git {
-            if let Some(out) = stage
-                .outputs()
-                .find(|o| &o.path == path)
-                .filter(|o| o.cache)
-            {
-                crate::gitignore::ignore(root, &out.path);
-            }
+        let cached = stage.outputs().any(|o| &o.path == path && o.cache);
+        if ctx.in_git && cached {
+            crate::gitignore::ignore(root, path);
         }
     }
     Ok(StageOutcome::Ran {

@@ -3,4 +3,5 @@
 
 mod artifacts;
 mod crash;
+mod pipeline;
 mod util;
