@@ -217,7 +217,7 @@ pub fn run_pipeline(
         project: &project,
         opts,
         observer: Observer::new(ws, ws.root()),
-        runcache: RunCache::new(ws.dir()),
+        runcache: RunCache::open(ws.dir()),
         tracker: Tracker::new(ws, &experiment, git::state(ws.root()))?,
         writer: Mutex::new(LockWriter::new(ws.root(), ws.dir(), previous.clone())),
         previous,
@@ -552,7 +552,11 @@ fn execute(
     if ctx.cancel.load(Ordering::SeqCst) {
         return Ok(StageOutcome::Interrupted);
     }
-    let log_digest = ctx.ws.objects().put_file(&log_path).ok().map(|p| p.digest);
+    // Quiet commands leave an empty log; only logs with content become artifacts.
+    let log_has_content = std::fs::metadata(&log_path).is_ok_and(|m| m.len() > 0);
+    let log_digest = log_has_content
+        .then(|| ctx.ws.objects().put_file(&log_path).ok().map(|p| p.digest))
+        .flatten();
     let end_ms = slipway_store::now_ms();
     let failure = failure.or_else(|| {
         stage

@@ -3,7 +3,8 @@
 //! Crash-safety contract of the local backend (every step of a put):
 //! 1. bytes are written to a fresh temp file under `.slipway/tmp/` while being hashed;
 //! 2. the temp file is fsynced and made read-only;
-//! 3. it is renamed to `objects/ab/cdef…` (its digest), and the fan-out directory is fsynced.
+//! 3. it is renamed (never replacing) to `objects/ab/cdef…` (its digest), and the fan-out
+//!    directory is fsynced.
 //!
 //! A crash before step 3 leaves only a temp file, which no reader ever looks at and `gc` removes.
 //! Rename is atomic, so an object path either does not exist or holds the complete bytes. Readers
@@ -137,20 +138,22 @@ impl LocalObjectStore {
         }
         fs::set_permissions(temp, fs::Permissions::from_mode(0o444))
             .map_err(|e| StoreError::io("set permissions of", temp, e))?;
-        // A hard link never replaces an existing file, so of two concurrent puts of the same
-        // bytes exactly one reports the object as newly stored.
-        let linked = fs::hard_link(temp, &dest);
-        let _ = fs::remove_file(temp);
-        match linked {
+        // A no-replace rename never overwrites an existing object, so of two concurrent puts
+        // of the same bytes exactly one reports the object as newly stored.
+        match rename_noreplace(temp, &dest) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let _ = fs::remove_file(temp);
                 return Ok(PutOutcome {
                     digest,
                     size,
                     newly_stored: false,
                 });
             }
-            Err(e) => return Err(StoreError::io("link into place", &dest, e)),
+            Err(e) => {
+                let _ = fs::remove_file(temp);
+                return Err(StoreError::io("move into place", &dest, e));
+            }
         }
         sync_dir(fan_out)?;
         Ok(PutOutcome {
@@ -263,6 +266,37 @@ pub fn hash_file(path: &Path) -> io::Result<(Digest, u64)> {
         return Ok((hasher.finalize().into(), bytes.len() as u64));
     }
     Ok((hasher.finalize().into(), hasher.count()))
+}
+
+/// Renames `from` to `to` unless `to` exists (then `AlreadyExists`). Uses `renameat2` with
+/// `RENAME_NOREPLACE`; where the filesystem does not support it, a hard link plus unlink gives
+/// the same guarantee.
+fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c_from = CString::new(from.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    let c_to = CString::new(to.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            c_from.as_ptr(),
+            libc::AT_FDCWD,
+            c_to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
+            fs::hard_link(from, to)?;
+            fs::remove_file(from)
+        }
+        _ => Err(err),
+    }
 }
 
 /// Fsyncs a directory so that a rename inside it is durable.

@@ -8,7 +8,7 @@ use slipway_core::{ArtifactKind, ArtifactRef};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-/// A [`MetadataStore`] in one SQLite file (WAL journal, full sync on commit, foreign keys on,
+/// A [`MetadataStore`] in one SQLite file (WAL journal, `synchronous=NORMAL`, foreign keys on,
 /// busy timeout), migrated to the latest schema when opened.
 pub struct SqliteStore {
     path: PathBuf,
@@ -57,7 +57,11 @@ impl SqliteStore {
                 self.path.display()
             )));
         }
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        // WAL with synchronous=NORMAL: a committed transaction survives the process being
+        // killed (kill -9) and the database is never corrupted; only an OS crash or power loss
+        // can roll back the last commits (never half of one). Commits then cost no fsync; the
+        // WAL is synced at checkpoints.
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .map_err(|e| db_error(&self.path, e))
     }
 

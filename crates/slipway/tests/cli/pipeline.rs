@@ -471,7 +471,7 @@ fn interrupt_stops_children_and_records_nothing_half_done() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !p.join(".slipway/logs/slow.log").exists() {
+    while !p.join("slow.started").exists() {
         assert!(Instant::now() < deadline, "slow stage never started");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -513,7 +513,7 @@ fn crash_loses_at_most_the_running_stage() {
     let p = Project::new();
     p.write(
         "slipway.yaml",
-        b"stages:\n  first:\n    cmd: echo 1 > one.txt\n    outs: [one.txt]\n  second:\n    cmd: sleep 30 && echo 2 > two.txt\n    deps: [one.txt]\n    outs: [two.txt]\n",
+        b"stages:\n  first:\n    cmd: echo 1 > one.txt\n    outs: [one.txt]\n  second:\n    cmd: touch second.started && sleep 30 && echo 2 > two.txt\n    deps: [one.txt]\n    outs: [two.txt]\n",
     );
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("slipway"))
         .current_dir(p.path())
@@ -523,7 +523,7 @@ fn crash_loses_at_most_the_running_stage() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !p.join(".slipway/logs/second.log").exists() {
+    while !p.join("second.started").exists() {
         assert!(Instant::now() < deadline, "second stage never started");
         std::thread::sleep(Duration::from_millis(20));
     }
