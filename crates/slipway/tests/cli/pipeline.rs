@@ -461,7 +461,7 @@ fn interrupt_stops_children_and_records_nothing_half_done() {
     let p = Project::new();
     p.write(
         "slipway.yaml",
-        b"stages:\n  quick:\n    cmd: echo done > quick.txt\n    outs: [quick.txt]\n  slow:\n    cmd: sleep 30 && echo late > slow.txt\n    deps: [quick.txt]\n    outs: [slow.txt]\n",
+        b"stages:\n  quick:\n    cmd: echo done > quick.txt\n    outs: [quick.txt]\n  slow:\n    cmd: touch slow.started && sleep 30 && echo late > slow.txt\n    deps: [quick.txt]\n    outs: [slow.txt]\n",
     );
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("slipway"))
         .current_dir(p.path())
