@@ -28,7 +28,7 @@ use slipway_store::{StoreError, Workspace};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 /// How to run.
@@ -182,7 +182,7 @@ struct Ctx<'a> {
     children: Children,
     cancel: &'a AtomicBool,
     logs: PathBuf,
-    in_git: bool,
+    in_git: OnceLock<bool>,
     would_change: Mutex<HashSet<StageId>>,
     commands_run: AtomicUsize,
     on_event: &'a (dyn Fn(Event) + Sync),
@@ -218,13 +218,13 @@ pub fn run_pipeline(
         opts,
         observer: Observer::new(ws, ws.root()),
         runcache: RunCache::open(ws.dir()),
-        tracker: Tracker::new(ws, &experiment, git::state(ws.root()))?,
+        tracker: Tracker::new(ws, &experiment),
         writer: Mutex::new(LockWriter::new(ws.root(), ws.dir(), previous.clone())),
         previous,
         children: Children::default(),
         cancel,
         logs,
-        in_git: git::is_repo(ws.root()),
+        in_git: OnceLock::new(),
         would_change: Mutex::new(HashSet::new()),
         commands_run: AtomicUsize::new(0),
         on_event,
@@ -664,7 +664,7 @@ fn execute(
     for (path, state) in &outputs {
         ctx.observer.set(path, Some(*state));
         let cached = stage.outputs().any(|o| &o.path == path && o.cache);
-        if ctx.in_git && cached {
+        if cached && *ctx.in_git.get_or_init(|| git::is_repo(root)) {
             crate::gitignore::ignore(root, path);
         }
     }

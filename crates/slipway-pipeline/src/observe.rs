@@ -35,9 +35,14 @@ pub fn path_state(hashed: &HashedPath) -> PathState {
 impl<'a> Observer<'a> {
     /// An observer of the project at `root`, using the workspace's stat cache.
     pub fn new(ws: &'a Workspace, root: &Path) -> Observer<'a> {
+        let hasher = TreeHasher::new(ws.meta());
+        // One query for the whole project instead of one per path; on failure, per-path queries.
+        if let Err(e) = hasher.preload(root) {
+            tracing::debug!(error = %e, "stat cache not preloaded");
+        }
         Observer {
             root: root.to_path_buf(),
-            hasher: TreeHasher::new(ws.meta()),
+            hasher,
             known: Mutex::new(HashMap::new()),
         }
     }

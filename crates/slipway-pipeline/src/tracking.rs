@@ -8,12 +8,15 @@ use slipway_core::{Digest, RelPath};
 use slipway_store::meta::{MetadataStore, NewRun, Run, RunIo, RunRecord};
 use slipway_store::{MetaError, Workspace};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
-/// Where and as whom stage runs are recorded.
+/// Where and as whom stage runs are recorded. The experiment and the git state are looked up
+/// on the first record, so a run with nothing to execute never starts `git`.
 pub(crate) struct Tracker<'a> {
     ws: &'a Workspace,
-    experiment_id: i64,
-    git: GitState,
+    experiment: String,
+    experiment_id: OnceLock<i64>,
+    git: OnceLock<GitState>,
     user: String,
 }
 
@@ -31,40 +34,45 @@ pub(crate) struct StageResult<'s> {
 }
 
 impl<'a> Tracker<'a> {
-    /// Runs go to `experiment` (created if needed).
-    pub fn new(
-        ws: &'a Workspace,
-        experiment: &str,
-        git: GitState,
-    ) -> Result<Tracker<'a>, PipelineError> {
-        let experiment_id = match ws.meta().experiment_by_name(experiment)? {
+    /// Runs go to `experiment` (created when the first run is recorded).
+    pub fn new(ws: &'a Workspace, experiment: &str) -> Tracker<'a> {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        Tracker {
+            ws,
+            experiment: experiment.to_string(),
+            experiment_id: OnceLock::new(),
+            git: OnceLock::new(),
+            user,
+        }
+    }
+
+    fn git(&self) -> &GitState {
+        self.git.get_or_init(|| crate::git::state(self.ws.root()))
+    }
+
+    fn experiment_id(&self) -> Result<i64, PipelineError> {
+        if let Some(id) = self.experiment_id.get() {
+            return Ok(*id);
+        }
+        let meta = self.ws.meta();
+        let id = match meta.experiment_by_name(&self.experiment)? {
             Some(e) => e.id,
-            None => match ws
-                .meta()
-                .create_experiment(experiment, slipway_store::now_ms())
-            {
+            None => match meta.create_experiment(&self.experiment, slipway_store::now_ms()) {
                 Ok(e) => e.id,
-                // Another process created it first.
-                Err(MetaError::AlreadyExists { .. }) => ws
-                    .meta()
-                    .experiment_by_name(experiment)?
+                // Another process or thread created it first.
+                Err(MetaError::AlreadyExists { .. }) => meta
+                    .experiment_by_name(&self.experiment)?
                     .map(|e| e.id)
                     .ok_or_else(|| MetaError::NotFound {
                         what: "experiment",
-                        id: experiment.to_string(),
+                        id: self.experiment.clone(),
                     })?,
                 Err(e) => return Err(e.into()),
             },
         };
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".into());
-        Ok(Tracker {
-            ws,
-            experiment_id,
-            git,
-            user,
-        })
+        Ok(*self.experiment_id.get_or_init(|| id))
     }
 
     /// Records one stage's run.
@@ -91,7 +99,8 @@ impl<'a> Tracker<'a> {
                 tags.push(("slipway.uses".into(), name.clone()));
             }
         }
-        if let Some(commit) = &self.git.commit {
+        let git = self.git();
+        if let Some(commit) = &git.commit {
             tags.push(("mlflow.source.git.commit".into(), commit.clone()));
         }
         let mut io = Vec::new();
@@ -118,14 +127,14 @@ impl<'a> Tracker<'a> {
         }
         let record = RunRecord {
             run: NewRun {
-                experiment_id: self.experiment_id,
+                experiment_id: self.experiment_id()?,
                 name: stage.name.clone(),
                 origin: RunOrigin::Pipeline,
                 status: RunStatus::Running,
                 start_ms: result.start_ms,
                 user: self.user.clone(),
-                git_commit: self.git.commit.clone(),
-                git_dirty: self.git.dirty,
+                git_commit: git.commit.clone(),
+                git_dirty: git.dirty,
             },
             status: result.status,
             end_ms: result.end_ms,

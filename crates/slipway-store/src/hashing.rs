@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Files modified this recently (before the scan started) are not put in the stat cache.
@@ -130,6 +131,8 @@ pub struct TreeHasher<'a> {
     meta: &'a dyn MetadataStore,
     stats: HashStats,
     on_bytes: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// Stat-cache entries loaded up front: (the directory they cover, entries by path).
+    preloaded: Mutex<Option<(String, HashMap<String, StatEntry>)>>,
 }
 
 impl<'a> TreeHasher<'a> {
@@ -139,6 +142,7 @@ impl<'a> TreeHasher<'a> {
             meta,
             stats: HashStats::default(),
             on_bytes: None,
+            preloaded: Mutex::new(None),
         }
     }
 
@@ -197,15 +201,62 @@ impl<'a> TreeHasher<'a> {
         Ok(HashedPath::Directory { manifest, digest })
     }
 
-    fn hash_files(&self, files: &[(String, PathBuf, FileStat)]) -> Result<Vec<Digest>> {
+    /// Loads every stat-cache entry under `dir` into memory in one query, so that hashing many
+    /// paths below it (as `slipway status` does) costs no query per path.
+    pub fn preload(&self, dir: &Path) -> Result<()> {
+        let key = path_key(&absolute(dir)?)?;
+        let entries = self.meta.stat_entries_under(&key)?;
+        let mut preloaded = self.preloaded.lock().expect("preloaded stat cache");
+        let map = preloaded.get_or_insert_with(|| (key.clone(), HashMap::new()));
+        map.0 = key;
+        map.1
+            .extend(entries.into_iter().map(|e| (e.path.clone(), e)));
+        Ok(())
+    }
+
+    /// The cached entries for `keys` (all under `dir_key` when given), from the preloaded map
+    /// when it covers them, else from the store.
+    fn cached_entries(
+        &self,
+        dir_key: Option<&str>,
+        keys: &[&str],
+    ) -> Result<HashMap<String, StatEntry>> {
+        if let Some((prefix, map)) = &*self.preloaded.lock().expect("preloaded stat cache") {
+            let covered = |k: &str| {
+                k == prefix
+                    || (k.starts_with(prefix.as_str())
+                        && k.as_bytes().get(prefix.len()) == Some(&b'/'))
+            };
+            if keys.iter().all(|k| covered(k)) {
+                return Ok(keys
+                    .iter()
+                    .filter_map(|k| map.get(*k).map(|e| (k.to_string(), e.clone())))
+                    .collect());
+            }
+        }
         let mut cached = HashMap::new();
-        for (key, _, _) in files {
-            for entry in self.meta.stat_entries_under(key)? {
-                if &entry.path == key {
+        match dir_key {
+            Some(dir) => {
+                for entry in self.meta.stat_entries_under(dir)? {
                     cached.insert(entry.path.clone(), entry);
                 }
             }
+            None => {
+                for key in keys {
+                    for entry in self.meta.stat_entries_under(key)? {
+                        if entry.path == *key {
+                            cached.insert(entry.path.clone(), entry);
+                        }
+                    }
+                }
+            }
         }
+        Ok(cached)
+    }
+
+    fn hash_files(&self, files: &[(String, PathBuf, FileStat)]) -> Result<Vec<Digest>> {
+        let keys: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+        let cached = self.cached_entries(None, &keys)?;
         self.resolve(files, &cached)
     }
 
@@ -214,12 +265,8 @@ impl<'a> TreeHasher<'a> {
         dir_key: &str,
         files: &[(String, PathBuf, FileStat)],
     ) -> Result<Vec<Digest>> {
-        let cached: HashMap<String, StatEntry> = self
-            .meta
-            .stat_entries_under(dir_key)?
-            .into_iter()
-            .map(|e| (e.path.clone(), e))
-            .collect();
+        let keys: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+        let cached = self.cached_entries(Some(dir_key), &keys)?;
         self.resolve(files, &cached)
     }
 
@@ -274,6 +321,9 @@ impl<'a> TreeHasher<'a> {
             }
         }
         self.meta.put_stat_entries(&fresh)?;
+        if let Some((_, map)) = &mut *self.preloaded.lock().expect("preloaded stat cache") {
+            map.extend(fresh.into_iter().map(|e| (e.path.clone(), e)));
+        }
         Ok(digests
             .into_iter()
             .map(|d| d.expect("every file resolved"))
@@ -442,6 +492,31 @@ mod tests {
         let after = hasher.hash(&tree).unwrap();
         assert_ne!(before.digest(), after.digest());
         assert_eq!(hasher.stats().files_read(), 1);
+    }
+
+    #[test]
+    fn preloaded_cache_answers_without_queries_and_sees_new_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = SqliteStore::open(dir.path().join("m.db")).unwrap();
+        let tree = dir.path().join("tree");
+        make_tree(&tree, 10, 100);
+        TreeHasher::new(&meta).hash(&tree).unwrap();
+        let h = TreeHasher::new(&meta);
+        h.preload(dir.path()).unwrap();
+        let one = tree.join("d3/f0003.bin");
+        h.hash(&one).unwrap();
+        h.hash(&tree).unwrap();
+        assert_eq!(h.stats().files_read(), 0);
+        let fresh = dir.path().join("other.bin");
+        fs::write(&fresh, b"new").unwrap();
+        age(&fresh);
+        h.hash(&fresh).unwrap();
+        h.hash(&fresh).unwrap();
+        assert_eq!(
+            h.stats().files_read(),
+            1,
+            "a file hashed once is remembered"
+        );
     }
 
     #[test]
