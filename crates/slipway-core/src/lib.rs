@@ -11,6 +11,7 @@
 
 pub mod artifact;
 pub mod digest;
+pub mod gate;
 pub mod manifest;
 pub mod pipeline;
 pub mod relpath;
