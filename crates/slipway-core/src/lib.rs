@@ -10,9 +10,11 @@
 #![deny(missing_docs)]
 
 pub mod artifact;
+pub mod audit;
 pub mod digest;
 pub mod gate;
 pub mod manifest;
+pub mod monitor;
 pub mod pipeline;
 pub mod relpath;
 pub mod tracking;
