@@ -171,8 +171,7 @@ pub fn verify_from(
     entries: &[SealedEntry],
 ) -> Result<(), ChainBreak> {
     let mut prev = *after_hash;
-    let mut expected = after_seq + 1;
-    for sealed in entries {
+    for (expected, sealed) in (after_seq + 1..).zip(entries) {
         if sealed.entry.seq != expected {
             return Err(ChainBreak {
                 seq: sealed.entry.seq,
@@ -190,7 +189,6 @@ pub fn verify_from(
             });
         }
         prev = sealed.hash;
-        expected += 1;
     }
     Ok(())
 }
@@ -223,7 +221,12 @@ mod tests {
         AuditEntry {
             seq,
             time_ms: 1_700_000_000_000 + seq as i64 * 1000,
-            actor: if seq % 2 == 0 { "alice" } else { "bob" }.into(),
+            actor: if seq.is_multiple_of(2) {
+                "alice"
+            } else {
+                "bob"
+            }
+            .into(),
             action: action.into(),
             subject: format!("credit-risk@{seq}/default"),
             payload: Digest::of(format!("payload {seq}").as_bytes()),
