@@ -31,10 +31,15 @@
 mod categorical;
 pub mod evidently;
 mod numeric;
+mod profile;
 mod quantile;
 
 pub use categorical::{CategoricalBaseline, CategoricalHistogram, CategoryCounter, OTHER};
 pub use numeric::{BinEdges, EdgesError, FitError, Histogram, HistogramMismatch, NumericBaseline};
+pub use profile::{
+    BaselineProfile, DriftSummary, DuplicateFeature, FeatureBaseline, FeatureDrift, FeatureProfile,
+    PROFILE_FORMAT,
+};
 pub use quantile::{FitStep, NumericFit, numpy_quantile_sorted, quantile_cut_points};
 
 use std::fmt;
