@@ -14,6 +14,7 @@ pub mod audit;
 pub mod digest;
 pub mod gate;
 pub mod manifest;
+pub mod mltestscore;
 pub mod monitor;
 pub mod pipeline;
 pub mod relpath;
