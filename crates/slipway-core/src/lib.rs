@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod mltestscore;
 pub mod monitor;
 pub mod pipeline;
+pub mod registry;
 pub mod relpath;
 pub mod tracking;
 

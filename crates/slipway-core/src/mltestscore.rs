@@ -64,7 +64,8 @@ impl Section {
         }
     }
 
-    fn prefix(self) -> &'static str {
+    /// The prefix of its tests' ids: `data`, `model`, `infra` or `monitor`.
+    pub fn id_prefix(self) -> &'static str {
         match self {
             Section::Data => "data",
             Section::Model => "model",
@@ -516,7 +517,10 @@ mod tests {
             assert_eq!(numbers, vec![1, 2, 3, 4, 5, 6, 7], "{section}");
         }
         for def in &TESTS {
-            assert_eq!(def.id, format!("{}-{}", def.section.prefix(), def.number));
+            assert_eq!(
+                def.id,
+                format!("{}-{}", def.section.id_prefix(), def.number)
+            );
             assert!(!def.title.is_empty());
         }
     }
