@@ -809,3 +809,42 @@ fn policy_reads_from_json_with_defaults() {
     .unwrap_err();
     assert!(err.to_string().contains("aprovals"), "{err}");
 }
+
+#[test]
+fn protected_alias_needs_a_gate_even_where_the_tier_does_not() {
+    let mut policy = Policy::default();
+    policy.low.protected_aliases = vec!["champion".into()];
+    let s = slot(RiskTier::Low, 1);
+    let with_alias = Action::Promote {
+        version: 1,
+        aliases: vec!["champion".into()],
+    };
+    let err = transition(
+        &s,
+        &request(deployer(), with_alias.clone()),
+        &policy,
+        &Evidence::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.reasons(),
+        vec![
+            "a passing gate decision for version 1 is required to move the protected alias champion; run the gate against the current champion"
+        ]
+    );
+    // Without the alias the same promotion needs nothing.
+    assert!(
+        transition(
+            &s,
+            &request(deployer(), promote(1)),
+            &policy,
+            &Evidence::default()
+        )
+        .is_ok()
+    );
+    let ev = Evidence {
+        gate: Some(gate(1, None, Verdict::Promote)),
+        ..Evidence::default()
+    };
+    assert!(transition(&s, &request(deployer(), with_alias), &policy, &ev).is_ok());
+}

@@ -434,6 +434,16 @@ pub fn transition(
                 Some(entry) => {
                     approvers =
                         check_promotion(&mut checks, state, &entry.version, tier, policy, evidence);
+                    let moved: Vec<&String> = aliases.iter().filter(|a| tier.protects(a)).collect();
+                    if !tier.gate_required && !moved.is_empty() {
+                        check_gate(
+                            &mut checks,
+                            state,
+                            *version,
+                            evidence,
+                            &format!("to move the protected alias {}", list(moved)),
+                        );
+                    }
                 }
             }
             checks.finish(|| {
@@ -661,38 +671,13 @@ fn check_promotion(
     let v = version.version;
     let tier_name = state.model.tier;
     if tier.gate_required {
-        match &evidence.gate {
-            None => checks.miss(
-                Requirement::Gate,
-                format!("a passing gate decision for version {v} is required for {tier_name}-tier models; run the gate against the current champion"),
-            ),
-            Some(gate) => {
-                if gate.challenger_version != v {
-                    checks.miss(
-                        Requirement::Gate,
-                        format!("the gate decision {} is about version {}, not version {v}", gate.decision.short(12), gate.challenger_version),
-                    );
-                }
-                if gate.verdict != Verdict::Promote {
-                    checks.miss(
-                        Requirement::Gate,
-                        format!("the gate decision {} says keep the champion, so version {v} may not be promoted", gate.decision.short(12)),
-                    );
-                }
-                let champion = state.production();
-                if champion.is_some() && gate.champion_version != champion {
-                    checks.miss(
-                        Requirement::Gate,
-                        format!(
-                            "the gate decision compared against {}, but the current champion in slot {} is version {}; run the gate again",
-                            gate.champion_version.map_or("no champion".to_string(), |c| format!("version {c}")),
-                            state.slot,
-                            champion.unwrap_or_default()
-                        ),
-                    );
-                }
-            }
-        }
+        check_gate(
+            checks,
+            state,
+            v,
+            evidence,
+            &format!("for {tier_name}-tier models"),
+        );
     }
     let approvers = count_approvals(checks, state, version, tier, policy, evidence);
     if tier.pipeline_origin_required {
@@ -744,6 +729,42 @@ fn check_promotion(
         }
     }
     approvers
+}
+
+/// Requires a passing gate decision for version `v` against the slot's current champion.
+fn check_gate(checks: &mut Checks, state: &SlotState, v: u64, evidence: &Evidence, why: &str) {
+    match &evidence.gate {
+        None => checks.miss(
+            Requirement::Gate,
+            format!("a passing gate decision for version {v} is required {why}; run the gate against the current champion"),
+        ),
+        Some(gate) => {
+            if gate.challenger_version != v {
+                checks.miss(
+                    Requirement::Gate,
+                    format!("the gate decision {} is about version {}, not version {v}", gate.decision.short(12), gate.challenger_version),
+                );
+            }
+            if gate.verdict != Verdict::Promote {
+                checks.miss(
+                    Requirement::Gate,
+                    format!("the gate decision {} says keep the champion, so version {v} may not be promoted", gate.decision.short(12)),
+                );
+            }
+            let champion = state.production();
+            if champion.is_some() && gate.champion_version != champion {
+                checks.miss(
+                    Requirement::Gate,
+                    format!(
+                        "the gate decision compared against {}, but the current champion in slot {} is version {}; run the gate again",
+                        gate.champion_version.map_or("no champion".to_string(), |c| format!("version {c}")),
+                        state.slot,
+                        champion.unwrap_or_default()
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// Why an approval does not count for `version` now, if it does not.

@@ -66,6 +66,7 @@ impl CategoryCounter {
 /// A categorical feature's baseline: its categories (sorted) and the count of each, then the
 /// count of `other` (last).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "RawCategorical")]
 pub struct CategoricalBaseline {
     categories: Vec<String>,
     counts: Vec<u64>,
@@ -104,13 +105,73 @@ impl CategoricalBaseline {
     }
 }
 
+/// A stored categorical baseline whose categories are not strictly sorted, or whose counts do
+/// not match them (one per category, then `other`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "categorical baseline has {categories} categories and {counts} counts; it needs sorted, distinct categories and one count per category plus one for other"
+)]
+pub struct CategoricalShapeError {
+    /// Categories found.
+    pub categories: usize,
+    /// Counts found.
+    pub counts: usize,
+}
+
+#[derive(serde::Deserialize)]
+struct RawCategorical {
+    categories: Vec<String>,
+    counts: Vec<u64>,
+}
+
+impl TryFrom<RawCategorical> for CategoricalBaseline {
+    type Error = CategoricalShapeError;
+    fn try_from(raw: RawCategorical) -> Result<CategoricalBaseline, CategoricalShapeError> {
+        let sorted = raw.categories.windows(2).all(|w| w[0] < w[1]);
+        if !sorted || raw.counts.len() != raw.categories.len() + 1 {
+            return Err(CategoricalShapeError {
+                categories: raw.categories.len(),
+                counts: raw.counts.len(),
+            });
+        }
+        Ok(CategoricalBaseline {
+            categories: raw.categories,
+            counts: raw.counts,
+        })
+    }
+}
+
 /// A window's counts over a categorical baseline's bins: memory is one counter per baseline
-/// category, whatever the window holds.
+/// category, whatever the window holds. Built from a baseline ([`CategoricalBaseline::window`]).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "RawWindow")]
 pub struct CategoricalHistogram {
     categories: Vec<String>,
     counts: Vec<u64>,
     missing: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct RawWindow {
+    categories: Vec<String>,
+    counts: Vec<u64>,
+    #[serde(default)]
+    missing: u64,
+}
+
+impl TryFrom<RawWindow> for CategoricalHistogram {
+    type Error = CategoricalShapeError;
+    fn try_from(raw: RawWindow) -> Result<CategoricalHistogram, CategoricalShapeError> {
+        let shape = CategoricalBaseline::try_from(RawCategorical {
+            categories: raw.categories,
+            counts: raw.counts,
+        })?;
+        Ok(CategoricalHistogram {
+            categories: shape.categories,
+            counts: shape.counts,
+            missing: raw.missing,
+        })
+    }
 }
 
 impl CategoricalHistogram {

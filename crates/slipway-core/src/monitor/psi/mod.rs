@@ -34,7 +34,9 @@ mod numeric;
 mod profile;
 mod quantile;
 
-pub use categorical::{CategoricalBaseline, CategoricalHistogram, CategoryCounter, OTHER};
+pub use categorical::{
+    CategoricalBaseline, CategoricalHistogram, CategoricalShapeError, CategoryCounter, OTHER,
+};
 pub use numeric::{BinEdges, EdgesError, FitError, Histogram, HistogramMismatch, NumericBaseline};
 pub use profile::{
     BaselineProfile, DriftSummary, DuplicateFeature, FeatureBaseline, FeatureDrift, FeatureProfile,

@@ -94,10 +94,37 @@ impl From<BinEdges> for Vec<f64> {
 /// one comparison search per value; memory is one counter per bin. Histograms over the same
 /// edges merge exactly.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "RawHistogram")]
 pub struct Histogram {
     edges: BinEdges,
     counts: Vec<u64>,
     dropped: u64,
+}
+
+/// A histogram as read, before its shape is checked.
+#[derive(serde::Deserialize)]
+struct RawHistogram {
+    edges: BinEdges,
+    counts: Vec<u64>,
+    #[serde(default)]
+    dropped: u64,
+}
+
+impl TryFrom<RawHistogram> for Histogram {
+    type Error = HistogramMismatch;
+    fn try_from(raw: RawHistogram) -> Result<Histogram, HistogramMismatch> {
+        if raw.counts.len() != raw.edges.bins() {
+            return Err(HistogramMismatch {
+                left: raw.edges.bins(),
+                right: raw.counts.len(),
+            });
+        }
+        Ok(Histogram {
+            edges: raw.edges,
+            counts: raw.counts,
+            dropped: raw.dropped,
+        })
+    }
 }
 
 /// Two histograms (or a baseline and a window) over different edges.

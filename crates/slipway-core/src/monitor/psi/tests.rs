@@ -126,6 +126,23 @@ fn baseline_serialises_and_reloads() {
         profile.score_values(&[3.0]).unwrap()
     );
     assert!(NumericBaseline::from_counts(profile.edges().clone(), vec![1]).is_err());
+    // A stored profile whose counts do not fit its edges is refused, not trusted.
+    let bad = r#"{"histogram":{"edges":[1.0,2.0],"counts":[1,2],"dropped":0}}"#;
+    let err = serde_json::from_str::<NumericBaseline>(bad).unwrap_err();
+    assert!(err.to_string().contains("3 vs 2 bins"), "{err}");
+    let bad = r#"{"categories":["b","a"],"counts":[1,2,0]}"#;
+    assert!(serde_json::from_str::<CategoricalBaseline>(bad).is_err());
+    let bad = r#"{"categories":["a","b"],"counts":[1,2]}"#;
+    assert!(serde_json::from_str::<CategoricalBaseline>(bad).is_err());
+    let bad = r#"{"categories":["a","a"],"counts":[1,2,0],"missing":0}"#;
+    assert!(serde_json::from_str::<CategoricalHistogram>(bad).is_err());
+    let good = r#"{"categories":["a","b"],"counts":[1,2,0]}"#;
+    assert_eq!(
+        serde_json::from_str::<CategoricalBaseline>(good)
+            .unwrap()
+            .counts(),
+        &[1, 2, 0]
+    );
 }
 
 #[test]
