@@ -46,6 +46,8 @@ fn values(v: &[Option<f64>]) -> Vec<f64> {
     v.iter().map(|x| x.unwrap_or(f64::NAN)).collect()
 }
 
+/// The tolerance. On the development machine every value is in fact bit-identical
+/// (edges, counts and PSI); the logarithm is the only operation that may differ elsewhere.
 const TOLERANCE: f64 = 1e-9;
 
 #[test]
