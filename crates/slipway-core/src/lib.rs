@@ -10,9 +10,14 @@
 #![deny(missing_docs)]
 
 pub mod artifact;
+pub mod audit;
 pub mod digest;
+pub mod gate;
 pub mod manifest;
+pub mod mltestscore;
+pub mod monitor;
 pub mod pipeline;
+pub mod registry;
 pub mod relpath;
 pub mod tracking;
 
