@@ -15,10 +15,12 @@ pub mod digest;
 pub mod gate;
 pub mod manifest;
 pub mod mltestscore;
+pub mod model;
 pub mod monitor;
 pub mod pipeline;
 pub mod registry;
 pub mod relpath;
+pub mod reports;
 pub mod tracking;
 
 pub use artifact::{ArtifactKind, ArtifactRef};

@@ -9,7 +9,7 @@
 //! upstream's *actual* new outputs: an upstream that reran and produced identical bytes leaves its
 //! downstream cached (early cutoff).
 
-use crate::builtins;
+use crate::builtins::{BuiltinContext, BuiltinFailure, Builtins};
 use crate::command::{Children, LineResult, StageCommand, tail};
 use crate::error::PipelineError;
 use crate::git;
@@ -21,7 +21,7 @@ use crate::tracking::{StageResult, Tracker, read_metrics};
 use slipway_core::pipeline::{
     Action, LockEntry, LockFile, PathState, Schedule, StageId, StageSpec, stage_key, stage_status,
 };
-use slipway_core::tracking::RunStatus;
+use slipway_core::tracking::{MetricPoint, RunStatus};
 use slipway_core::{Digest, RelPath};
 use slipway_store::objects::ObjectStore;
 use slipway_store::{StoreError, Workspace};
@@ -46,6 +46,10 @@ pub struct RunOptions {
     pub keep_going: bool,
     /// Echo command output to stderr, prefixed with the stage name.
     pub echo_output: bool,
+    /// Run only the target stages, not their upstream (their deps must exist).
+    pub only_targets: bool,
+    /// The built-ins `uses:` stages may name.
+    pub builtins: Builtins,
 }
 
 impl Default for RunOptions {
@@ -59,6 +63,8 @@ impl Default for RunOptions {
             dry_run: false,
             keep_going: false,
             echo_output: false,
+            only_targets: false,
+            builtins: Builtins::standard(),
         }
     }
 }
@@ -196,8 +202,12 @@ pub fn run_pipeline(
     cancel: &AtomicBool,
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Result<Summary, PipelineError> {
-    let project = Project::load(ws.root())?;
-    let selected = project.select(&opts.targets)?;
+    let project = Project::load_with(ws.root(), &opts.builtins)?;
+    let selected = if opts.only_targets {
+        project.select_only(&opts.targets)?
+    } else {
+        project.select(&opts.targets)?
+    };
     let previous = lockfile::read(ws.root(), ws.dir())?;
     let experiment = project
         .pipeline
@@ -508,6 +518,7 @@ fn execute(
     let log_path = ctx.logs.join(format!("{}.log", log_name(&stage.name)));
     let start_ms = slipway_store::now_ms();
     ctx.commands_run.fetch_add(1, Ordering::SeqCst);
+    let mut produced = crate::builtins::BuiltinOutput::default();
     let failure = match &stage.action {
         Action::Cmd(lines) => {
             let cwd = match &stage.wdir {
@@ -539,14 +550,30 @@ fn execute(
             }
         }
         Action::Uses { name, with } => {
-            let result = builtins::run(root, name, with);
-            let text = match &result {
-                Ok(()) => format!("{name}: done\n"),
-                Err(message) => format!("{message}\n"),
+            let result = match ctx.opts.builtins.get(name) {
+                Some(builtin) => builtin.run(&BuiltinContext {
+                    root,
+                    workspace: ctx.ws,
+                    stage: &stage.name,
+                    with,
+                    builtins: &ctx.opts.builtins,
+                    cancel: ctx.cancel,
+                }),
+                None => Err(BuiltinFailure::new(format!("unknown built-in '{name}'"))),
             };
+            let (failure, output) = match result {
+                Ok(output) => (None, output),
+                Err(f) => (Some(f.message), f.output),
+            };
+            let mut text = output.log.clone();
+            match &failure {
+                None => text.push_str(&format!("{name}: done\n")),
+                Some(message) => text.push_str(&format!("{message}\n")),
+            }
             std::fs::write(&log_path, text)
                 .map_err(|e| PipelineError::io("write", &log_path, e))?;
-            result.err()
+            produced = output;
+            failure
         }
     };
     if ctx.cancel.load(Ordering::SeqCst) {
@@ -558,6 +585,16 @@ fn execute(
         .then(|| ctx.ws.objects().put_file(&log_path).ok().map(|p| p.digest))
         .flatten();
     let end_ms = slipway_store::now_ms();
+    let builtin_metrics: Vec<MetricPoint> = produced
+        .metrics
+        .iter()
+        .map(|m| MetricPoint {
+            key: m.key.clone(),
+            value: m.value,
+            timestamp_ms: end_ms,
+            step: m.step,
+        })
+        .collect();
     let failure = failure.or_else(|| {
         stage
             .outputs()
@@ -579,7 +616,8 @@ fn execute(
             end_ms,
             deps,
             outputs: &empty,
-            metrics: Vec::new(),
+            metrics: builtin_metrics,
+            extra_params: &produced.params,
             log: log_digest,
         });
         if let Err(e) = run {
@@ -613,7 +651,7 @@ fn execute(
         };
         outputs.insert(out.path.clone(), state);
     }
-    let mut metrics = Vec::new();
+    let mut metrics = builtin_metrics;
     for m in &stage.metrics {
         match read_metrics(&ctx.project.path(&m.path), end_ms) {
             Ok(points) => metrics.extend(points),
@@ -635,6 +673,7 @@ fn execute(
         deps,
         outputs: &outputs,
         metrics,
+        extra_params: &produced.params,
         log: log_digest,
     })?;
     let lock_entry = LockEntry::new(stage, key, deps, &outputs)?;

@@ -28,6 +28,9 @@ pub mod runcache;
 pub mod status;
 mod tracking;
 
+pub use builtins::{
+    Builtin, BuiltinContext, BuiltinFailure, BuiltinMetric, BuiltinOutput, Builtins, Declared,
+};
 pub use error::PipelineError;
 pub use exec::{Event, RunOptions, StageOutcome, Summary, run_pipeline};
 pub use project::Project;

@@ -1,7 +1,7 @@
 //! Loading a project's pipeline: `slipway.yaml`, its params file, and the built-ins' implied
 //! deps and outs, validated into a [`Pipeline`] with every problem reported at once.
 
-use crate::builtins;
+use crate::builtins::Builtins;
 use crate::error::PipelineError;
 use slipway_core::RelPath;
 use slipway_core::pipeline::{ParamsDoc, Pipeline, StageId, params_file, parse_pipeline};
@@ -19,8 +19,15 @@ pub struct Project {
 }
 
 impl Project {
-    /// Reads and validates the pipeline of the project rooted at `root`.
+    /// Reads and validates the pipeline of the project rooted at `root`, knowing only the
+    /// standard built-ins ([`Builtins::standard`]).
     pub fn load(root: &Path) -> Result<Project, PipelineError> {
+        Project::load_with(root, &Builtins::standard())
+    }
+
+    /// Reads and validates the pipeline of the project rooted at `root`; `uses:` stages must
+    /// name one of `builtins`.
+    pub fn load_with(root: &Path, builtins: &Builtins) -> Result<Project, PipelineError> {
         let file = root.join(PIPELINE_FILE);
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
@@ -45,7 +52,7 @@ impl Project {
             parse_pipeline(PIPELINE_FILE, &text, &params).map_err(PipelineError::Spec)?;
         let mut problems = Vec::new();
         for stage in &mut spec.stages {
-            if let Err(e) = builtins::declare(PIPELINE_FILE, stage) {
+            if let Err(e) = builtins.declare(PIPELINE_FILE, stage) {
                 problems.push(e);
             }
         }
@@ -63,6 +70,16 @@ impl Project {
     /// The stages a run of `targets` covers: everything for no targets, else each target (a
     /// stage name or a foreach/matrix base name) with its upstream.
     pub fn select(&self, targets: &[String]) -> Result<Vec<StageId>, PipelineError> {
+        let chosen = self.select_only(targets)?;
+        if targets.is_empty() {
+            return Ok(chosen);
+        }
+        Ok(self.pipeline.upstream_closure(&chosen))
+    }
+
+    /// The stages named by `targets` themselves, without their upstream (everything for no
+    /// targets).
+    pub fn select_only(&self, targets: &[String]) -> Result<Vec<StageId>, PipelineError> {
         if targets.is_empty() {
             return Ok(self.pipeline.topo_order().to_vec());
         }
@@ -83,7 +100,7 @@ impl Project {
             }
             chosen.extend(found);
         }
-        Ok(self.pipeline.upstream_closure(&chosen))
+        Ok(chosen)
     }
 
     /// Absolute path of a project-relative path.

@@ -30,6 +30,8 @@ pub(crate) struct StageResult<'s> {
     pub deps: &'s BTreeMap<RelPath, PathState>,
     pub outputs: &'s BTreeMap<RelPath, PathState>,
     pub metrics: Vec<MetricPoint>,
+    /// Params a built-in logged, after the stage's tracked params.
+    pub extra_params: &'s [(String, String)],
     pub log: Option<Digest>,
 }
 
@@ -82,6 +84,7 @@ impl<'a> Tracker<'a> {
         for p in &stage.params {
             flatten_param(&p.key, &p.value, &mut params);
         }
+        params.extend(result.extra_params.iter().cloned());
         params.sort();
         params.dedup_by(|a, b| a.0 == b.0);
         let mut tags = vec![
