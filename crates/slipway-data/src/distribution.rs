@@ -1,0 +1,261 @@
+//! The distribution test: each column's PSI between the data and a reference dataset, with the
+//! monitoring issue's binning (`slipway_core::monitor::psi`): numeric columns in quantile bins
+//! frozen from the reference (fitted exactly in a few streaming passes, bounded memory),
+//! string and bool columns one bin per reference category plus `other`.
+
+use crate::DataError;
+use crate::schema::ColumnType;
+use crate::table::TableReader;
+use crate::typed::{Typed, convert};
+use arrow::array::Array;
+use slipway_core::monitor::psi::{
+    CategoricalBaseline, CategoricalHistogram, CategoryCounter, FitStep, Histogram, NumericBaseline,
+    NumericFit,
+};
+use slipway_core::reports::Level;
+use std::path::Path;
+
+/// How the distribution test runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PsiOptions {
+    /// A column fails when its PSI is at or above this (default 0.25, "significant").
+    pub threshold: f64,
+    /// Quantile bins for numeric columns (default 10).
+    pub bins: usize,
+    /// Only these columns (default: every schema column present in both tables).
+    pub columns: Option<Vec<String>>,
+    /// `error` (default) or `warn`.
+    pub level: Level,
+    /// Most categories kept per categorical column (default 100; the rest are `other`).
+    pub max_categories: usize,
+}
+
+impl Default for PsiOptions {
+    fn default() -> PsiOptions {
+        PsiOptions {
+            threshold: 0.25,
+            bins: 10,
+            columns: None,
+            level: Level::Error,
+            max_categories: 100,
+        }
+    }
+}
+
+/// A column's frozen reference bins.
+pub enum Reference {
+    /// Quantile bins.
+    Numeric(NumericBaseline),
+    /// Categories.
+    Categorical(CategoricalBaseline),
+}
+
+/// A column's counts in the data, over the reference's bins.
+pub enum Window {
+    /// Numeric counts.
+    Numeric(Histogram),
+    /// Category counts.
+    Categorical(CategoricalHistogram),
+}
+
+impl Reference {
+    /// An empty window over these bins.
+    pub fn window(&self) -> Window {
+        match self {
+            Reference::Numeric(b) => Window::Numeric(b.window()),
+            Reference::Categorical(b) => Window::Categorical(b.window()),
+        }
+    }
+
+    /// `numeric` or `categorical`.
+    pub fn binning(&self) -> &'static str {
+        match self {
+            Reference::Numeric(_) => "numeric",
+            Reference::Categorical(_) => "categorical",
+        }
+    }
+
+    /// The PSI of a window.
+    pub fn score(&self, column: &str, window: &Window) -> Result<f64, DataError> {
+        let err = |e: slipway_core::monitor::psi::ScoreError| DataError::Distribution {
+            column: column.to_string(),
+            message: e.to_string(),
+        };
+        match (self, window) {
+            (Reference::Numeric(b), Window::Numeric(w)) => b.score(w).map(|s| s.psi).map_err(err),
+            (Reference::Categorical(b), Window::Categorical(w)) => {
+                b.score(w).map(|s| s.psi).map_err(err)
+            }
+            _ => unreachable!("a window is made from its reference"),
+        }
+    }
+}
+
+impl Window {
+    pub(crate) fn push(&mut self, typed: &Typed) {
+        match (self, typed) {
+            (Window::Numeric(h), Typed::Float(a)) => {
+                for v in a.iter().flatten() {
+                    h.push(v);
+                }
+            }
+            (Window::Numeric(h), Typed::Int(a)) => {
+                for v in a.iter().flatten() {
+                    h.push(v as f64);
+                }
+            }
+            (Window::Categorical(h), Typed::Str(a)) => {
+                for v in a.iter() {
+                    match v {
+                        Some(s) => h.push(s),
+                        None => h.push_missing(),
+                    }
+                }
+            }
+            (Window::Categorical(h), Typed::Bool(a)) => {
+                for v in a.iter() {
+                    match v {
+                        Some(b) => h.push(if b { "true" } else { "false" }),
+                        None => h.push_missing(),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+enum Fitting {
+    Numeric(Option<NumericFit>),
+    Done(Reference),
+    Categorical(CategoryCounter),
+}
+
+/// Fits the reference bins of `columns` from the table at `path`: one pass for categories, a
+/// few more (typically 3–4 in all) for numeric quantiles. Returns the bins and the reference's
+/// row count.
+pub fn fit_reference(
+    path: &Path,
+    columns: &[(String, ColumnType)],
+    options: &PsiOptions,
+) -> Result<(Vec<Reference>, u64), DataError> {
+    let mut states: Vec<Fitting> = columns
+        .iter()
+        .map(|(name, ty)| {
+            Ok(if ty.is_numeric() {
+                Fitting::Numeric(Some(NumericFit::new(options.bins).map_err(|e| {
+                    DataError::Distribution {
+                        column: name.clone(),
+                        message: e.to_string(),
+                    }
+                })?))
+            } else {
+                Fitting::Categorical(CategoryCounter::new())
+            })
+        })
+        .collect::<Result<_, DataError>>()?;
+    let mut rows = 0;
+    let mut first_pass = true;
+    loop {
+        let pending: Vec<usize> = (0..columns.len())
+            .filter(|&i| match &states[i] {
+                Fitting::Numeric(_) => true,
+                Fitting::Categorical(_) => first_pass,
+                Fitting::Done(_) => false,
+            })
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
+        let names: Vec<String> = pending.iter().map(|&i| columns[i].0.clone()).collect();
+        let mut reader = TableReader::open(path, &names)?;
+        while let Some((_, arrays)) = reader.next_batch()? {
+            for (k, &i) in pending.iter().enumerate() {
+                let (name, ty) = &columns[i];
+                let converted = convert(&arrays[k], *ty).map_err(|message| {
+                    DataError::Distribution {
+                        column: name.clone(),
+                        message: format!("reference {}: {message}", path.display()),
+                    }
+                })?;
+                feed(&mut states[i], &converted.typed);
+            }
+        }
+        if first_pass {
+            rows = reader.rows_read();
+        }
+        for &i in &pending {
+            let name = &columns[i].0;
+            let state = std::mem::replace(&mut states[i], Fitting::Numeric(None));
+            states[i] = match state {
+                Fitting::Numeric(Some(fit)) => match fit.finish_pass() {
+                    Ok(FitStep::AnotherPass(next)) => Fitting::Numeric(Some(next)),
+                    Ok(FitStep::Done(b)) => Fitting::Done(Reference::Numeric(b)),
+                    Err(e) => {
+                        return Err(DataError::Distribution {
+                            column: name.clone(),
+                            message: format!("reference {}: {e}", path.display()),
+                        });
+                    }
+                },
+                Fitting::Categorical(counter) => {
+                    if counter.counts().is_empty() {
+                        return Err(DataError::Distribution {
+                            column: name.clone(),
+                            message: format!("reference {} has no values", path.display()),
+                        });
+                    }
+                    Fitting::Done(Reference::Categorical(counter.finish(options.max_categories)))
+                }
+                other => other,
+            };
+        }
+        first_pass = false;
+    }
+    let refs = states
+        .into_iter()
+        .map(|s| match s {
+            Fitting::Done(r) => r,
+            _ => unreachable!("every column is fitted when no pass is pending"),
+        })
+        .collect();
+    Ok((refs, rows))
+}
+
+fn feed(state: &mut Fitting, typed: &Typed) {
+    match (state, typed) {
+        (Fitting::Numeric(Some(fit)), Typed::Float(a)) => {
+            if a.null_count() == 0 {
+                for &v in a.values() {
+                    fit.push(v);
+                }
+            } else {
+                for v in a.iter().flatten() {
+                    fit.push(v);
+                }
+            }
+        }
+        (Fitting::Numeric(Some(fit)), Typed::Int(a)) => {
+            for v in a.iter().flatten() {
+                fit.push(v as f64);
+            }
+        }
+        (Fitting::Categorical(c), Typed::Str(a)) => {
+            for v in a.iter() {
+                match v {
+                    Some(s) => c.push(s),
+                    None => c.push_missing(),
+                }
+            }
+        }
+        (Fitting::Categorical(c), Typed::Bool(a)) => {
+            for v in a.iter() {
+                match v {
+                    Some(b) => c.push(if b { "true" } else { "false" }),
+                    None => c.push_missing(),
+                }
+            }
+        }
+        _ => {}
+    }
+}
