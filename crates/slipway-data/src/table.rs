@@ -5,7 +5,8 @@
 
 use crate::DataError;
 use arrow::array::{ArrayRef, RecordBatch};
-use arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
+pub use arrow::datatypes::DataType;
+use arrow::datatypes::{Field, Schema as ArrowSchema};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use std::fs::File;

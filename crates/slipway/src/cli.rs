@@ -51,6 +51,25 @@ pub enum Command {
     Gc(GcArgs),
     /// Run the bundled example end to end in DIR (default: ./slipway-demo).
     Demo(DemoArgs),
+    /// The ML Test Score: which of the 28 tests are automated (passing or failing, with the
+    /// evidence report's digest), manual or missing, and the paper's score.
+    Score(ScoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// A registered model version. Not available yet: resolving MODEL@VERSION arrives with the
+    /// model registry; without it the score is computed from the project's current pipeline
+    /// evidence (the reports its built-in test stages wrote).
+    #[arg(value_name = "MODEL@VERSION")]
+    pub target: Option<String>,
+    /// YAML file of tests run by hand: `manual: {TEST-ID: DOCUMENT}` (default: mltestscore.yaml
+    /// in the project root, if present).
+    #[arg(long, value_name = "FILE")]
+    pub manual: Option<PathBuf>,
+    /// Exit 1 when the score is below this.
+    #[arg(long, value_name = "SCORE")]
+    pub min: Option<f64>,
 }
 
 #[derive(Debug, Subcommand)]

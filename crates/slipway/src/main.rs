@@ -1,6 +1,7 @@
 //! The `slipway` binary: parses the command line, runs one command, maps the outcome to an exit
 //! code. Everything else lives in the library crates; this crate only wires and presents.
 
+mod builtins;
 mod cli;
 mod commands;
 mod demo;

@@ -4,6 +4,7 @@ mod artifacts;
 mod gc;
 mod init;
 mod pipeline;
+mod score;
 
 use crate::Outcome;
 use crate::cli::{Cli, Command};
@@ -45,5 +46,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Dag(args) => pipeline::dag(&ctx, args),
         Command::Gc(args) => gc::run(&ctx, args),
         Command::Demo(args) => crate::demo::run(&ctx, args),
+        Command::Score(args) => score::run(&ctx, args),
     }
 }

@@ -23,6 +23,8 @@ pub fn run(ctx: &Context, args: RunArgs, verbose: u8) -> Result<Outcome> {
         dry_run: args.dry_run,
         keep_going: args.keep_going,
         echo_output: verbose > 0 && !ctx.json,
+        only_targets: false,
+        builtins: crate::builtins::registry(),
     };
     let cancel = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -230,7 +232,7 @@ impl Display {
 
 pub fn status(ctx: &Context) -> Result<Outcome> {
     let ws = ctx.workspace()?;
-    let project = Project::load(ws.root())?;
+    let project = Project::load_with(ws.root(), &crate::builtins::registry())?;
     let (statuses, files_read) = slipway_pipeline::status::status(&ws, &project)?;
     tracing::info!(files_read, "status computed");
     let stale: Vec<_> = statuses.iter().filter(|s| s.reason.is_some()).collect();
@@ -270,7 +272,7 @@ pub fn status(ctx: &Context) -> Result<Outcome> {
 
 pub fn dag(ctx: &Context, args: DagArgs) -> Result<Outcome> {
     let ws = ctx.workspace()?;
-    let project = Project::load(ws.root())?;
+    let project = Project::load_with(ws.root(), &crate::builtins::registry())?;
     let (statuses, _) = slipway_pipeline::status::status(&ws, &project)?;
     let format = if ctx.json {
         Format::Json
