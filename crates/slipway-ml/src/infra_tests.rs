@@ -266,15 +266,16 @@ fn reproduce(ctx: &BuiltinContext<'_>, r: &Reproduce) -> Result<(Check, serde_js
         .tempdir()
         .map_err(|e| format!("cannot create a temporary checkout: {e}"))?;
     let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
-    for file in [
-        slipway_pipeline::project::PIPELINE_FILE.to_string(),
-        project.pipeline.spec().params_file.to_string(),
-    ] {
-        let from = ctx.root.join(&file);
-        if from.exists() {
-            copy_tree(&from, &tmp.path().join(&file)).map_err(|e| io(&file, e))?;
-        }
+    // The checkout holds the params file, the stage's locked deps and a pipeline of that one
+    // stage, written from its lock entry (so other stages' inputs need not exist).
+    let params_file = project.pipeline.spec().params_file.to_string();
+    let from = ctx.root.join(&params_file);
+    if from.exists() {
+        copy_tree(&from, &tmp.path().join(&params_file)).map_err(|e| io(&params_file, e))?;
     }
+    let single = one_stage_pipeline(&r.stage, entry, &params_file);
+    std::fs::write(tmp.path().join(slipway_pipeline::project::PIPELINE_FILE), single)
+        .map_err(|e| io("pipeline file", e))?;
     let hasher = TreeHasher::new(ctx.workspace.meta());
     for dep in &entry.deps {
         let from = ctx.root.join(dep.path.as_str());
@@ -293,7 +294,7 @@ fn reproduce(ctx: &BuiltinContext<'_>, r: &Reproduce) -> Result<(Check, serde_js
     }
     let (ws, _) = Workspace::init(tmp.path()).map_err(|e| e.to_string())?;
     let opts = RunOptions {
-        targets: vec![r.stage.clone()],
+        targets: vec![REPRODUCED.to_string()],
         jobs: 1,
         force: true,
         only_targets: true,
@@ -366,6 +367,47 @@ fn reproduce(ctx: &BuiltinContext<'_>, r: &Reproduce) -> Result<(Check, serde_js
         }
     };
     Ok((check, detail))
+}
+
+/// The name of the rerun stage in the temporary checkout.
+const REPRODUCED: &str = "reproduce";
+
+/// A pipeline file (JSON, which YAML reads) with one stage: `entry`'s action, deps, params,
+/// outs, metrics, env and working directory.
+fn one_stage_pipeline(name: &str, entry: &slipway_core::pipeline::LockEntry, params_file: &str) -> String {
+    let mut stage = serde_json::Map::new();
+    match &entry.action {
+        slipway_core::pipeline::Action::Cmd(lines) => {
+            stage.insert("cmd".into(), serde_json::json!(lines));
+        }
+        slipway_core::pipeline::Action::Uses { name, with } => {
+            stage.insert("uses".into(), serde_json::json!(name));
+            stage.insert("with".into(), with.clone());
+        }
+    }
+    let paths = |list: &[slipway_core::pipeline::LockedPath]| -> Vec<String> {
+        list.iter().map(|p| p.path.to_string()).collect()
+    };
+    stage.insert("deps".into(), serde_json::json!(paths(&entry.deps)));
+    if !entry.params.is_empty() {
+        stage.insert("params".into(), serde_json::json!(entry.params.keys().collect::<Vec<_>>()));
+    }
+    stage.insert("outs".into(), serde_json::json!(paths(&entry.outs)));
+    if !entry.metrics.is_empty() {
+        stage.insert("metrics".into(), serde_json::json!(paths(&entry.metrics)));
+    }
+    if !entry.env.is_empty() {
+        stage.insert("env".into(), serde_json::json!(entry.env));
+    }
+    if let Some(w) = &entry.wdir {
+        stage.insert("wdir".into(), serde_json::json!(w.as_str()));
+    }
+    stage.insert("desc".into(), serde_json::json!(format!("stage `{name}` rerun from slipway.lock")));
+    let doc = serde_json::json!({
+        "params": params_file,
+        "stages": {REPRODUCED: stage},
+    });
+    serde_json::to_string_pretty(&doc).expect("plain data") + "\n"
 }
 
 fn metric_values(root: &Path, files: &[slipway_core::pipeline::LockedPath]) -> Result<BTreeMap<String, f64>, String> {

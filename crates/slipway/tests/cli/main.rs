@@ -2,6 +2,7 @@
 //! One test binary (faster to link), one module per command group.
 
 mod artifacts;
+mod builtins;
 mod crash;
 mod pipeline;
 mod util;
