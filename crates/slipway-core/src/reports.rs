@@ -21,7 +21,9 @@ pub const MODEL_TESTS_FORMAT: &str = "slipway-model-tests-report/1";
 pub const INFRA_TESTS_FORMAT: &str = "slipway-infra-tests-report/1";
 
 /// How much a failed check matters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Fails the stage.
@@ -386,7 +388,10 @@ mod tests {
                 d1,
                 header(
                     VALIDATION_FORMAT,
-                    &[("age:min", true, Level::Error), ("age:max", false, Level::Warn)],
+                    &[
+                        ("age:min", true, Level::Error),
+                        ("age:max", false, Level::Warn),
+                    ],
                 ),
             ),
             (
@@ -403,10 +408,10 @@ mod tests {
         ];
         let ev = score_evidence(&reports);
         let get = |t: &str| ev.iter().find(|e| e.test == t).cloned();
-        assert_eq!(get("data-1").unwrap().passing, true);
+        assert!(get("data-1").unwrap().passing);
         assert_eq!(get("data-1").unwrap().report, d1);
-        assert_eq!(get("infra-2").unwrap().passing, true);
-        assert_eq!(get("model-5").unwrap().passing, false);
+        assert!(get("infra-2").unwrap().passing);
+        assert!(!get("model-5").unwrap().passing);
         assert!(get("infra-1").is_none());
         let mut manual = BTreeMap::new();
         manual.insert("model-1".to_string(), "docs/review.md".to_string());

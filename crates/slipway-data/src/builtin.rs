@@ -45,8 +45,11 @@ pub fn psi_options(with: &serde_json::Value) -> Result<PsiOptions, String> {
     let Some(psi) = with.get("psi") else {
         return Ok(o);
     };
-    known_args(psi, &["threshold", "bins", "columns", "level", "max_categories"])
-        .map_err(|e| format!("psi: {e}"))?;
+    known_args(
+        psi,
+        &["threshold", "bins", "columns", "level", "max_categories"],
+    )
+    .map_err(|e| format!("psi: {e}"))?;
     if let Some(t) = psi.get("threshold") {
         o.threshold = t
             .as_f64()
@@ -122,7 +125,10 @@ impl Builtin for ValidateBuiltin {
         let fail = |e: &dyn std::fmt::Display| BuiltinFailure::new(e.to_string());
         let schema = Schema::load(&ctx.path(&schema_rel)).map_err(|e| fail(&e))?;
         let hasher = TreeHasher::new(ctx.workspace.meta());
-        let input = |rel: &RelPath| -> Result<(std::path::PathBuf, String, slipway_core::Digest), BuiltinFailure> {
+        let input = |rel: &RelPath| -> Result<
+            (std::path::PathBuf, String, slipway_core::Digest),
+            BuiltinFailure,
+        > {
             let path = ctx.path(rel);
             let digest = hasher.hash(&path).map_err(|e| fail(&e))?.digest();
             Ok((path, rel.to_string(), digest))
@@ -144,7 +150,10 @@ impl Builtin for ValidateBuiltin {
             .map_err(|e| fail(&e))?;
         let elapsed = started.elapsed();
         for (rel, text) in [
-            (&json_rel, serde_json::to_string_pretty(&report).expect("plain data") + "\n"),
+            (
+                &json_rel,
+                serde_json::to_string_pretty(&report).expect("plain data") + "\n",
+            ),
             (&md_rel, report.to_markdown()),
         ] {
             let path = ctx.path(rel);

@@ -9,8 +9,8 @@ use crate::table::TableReader;
 use crate::typed::{Typed, convert};
 use arrow::array::Array;
 use slipway_core::monitor::psi::{
-    CategoricalBaseline, CategoricalHistogram, CategoryCounter, FitStep, Histogram, NumericBaseline,
-    NumericFit,
+    CategoricalBaseline, CategoricalHistogram, CategoryCounter, FitStep, Histogram,
+    NumericBaseline, NumericFit,
 };
 use slipway_core::reports::Level;
 use std::path::Path;
@@ -172,12 +172,11 @@ pub fn fit_reference(
         while let Some((_, arrays)) = reader.next_batch()? {
             for (k, &i) in pending.iter().enumerate() {
                 let (name, ty) = &columns[i];
-                let converted = convert(&arrays[k], *ty).map_err(|message| {
-                    DataError::Distribution {
+                let converted =
+                    convert(&arrays[k], *ty).map_err(|message| DataError::Distribution {
                         column: name.clone(),
                         message: format!("reference {}: {message}", path.display()),
-                    }
-                })?;
+                    })?;
                 feed(&mut states[i], &converted.typed);
             }
         }
@@ -205,7 +204,9 @@ pub fn fit_reference(
                             message: format!("reference {} has no values", path.display()),
                         });
                     }
-                    Fitting::Done(Reference::Categorical(counter.finish(options.max_categories)))
+                    Fitting::Done(Reference::Categorical(
+                        counter.finish(options.max_categories),
+                    ))
                 }
                 other => other,
             };

@@ -178,14 +178,15 @@ impl ColumnState {
         }
     }
 
+    /// Records `x` as an offender of `min` and/or `max`; NaN breaks both.
     fn check_number(&mut self, row: u64, x: f64) {
         if let Some(lo) = self.spec.min
-            && !(x >= lo)
+            && (x.is_nan() || x < lo)
         {
             self.below.add(row, || x.to_string());
         }
         if let Some(hi) = self.spec.max
-            && !(x <= hi)
+            && (x.is_nan() || x > hi)
         {
             self.above.add(row, || x.to_string());
         }
@@ -214,7 +215,7 @@ impl ColumnState {
                     buf.push(x);
                 }
             }
-            if check_range && !(x >= lo && x <= hi) {
+            if check_range && (x.is_nan() || x < lo || x > hi) {
                 self.check_number(first + i as u64, x);
             }
             if let Some(allowed) = &self.allowed {
@@ -330,7 +331,11 @@ impl ColumnState {
     pub fn results(self) -> Vec<ExpectationResult> {
         let spec = &self.spec;
         let mut out = Vec::new();
-        let mut push = |expectation: &str, passed: bool, expected: String, observed: String, s: Option<Samples>| {
+        let mut push = |expectation: &str,
+                        passed: bool,
+                        expected: String,
+                        observed: String,
+                        s: Option<Samples>| {
             let (offending_count, offending) = s.map(|s| (s.count, s.rows)).unwrap_or_default();
             out.push(ExpectationResult {
                 column: spec.name.clone(),
@@ -390,7 +395,10 @@ impl ColumnState {
                 "max_null_fraction",
                 stats.null_fraction <= limit,
                 format!("null fraction <= {limit}"),
-                format!("{:.6} ({} of {} rows)", stats.null_fraction, self.nulls, self.rows),
+                format!(
+                    "{:.6} ({} of {} rows)",
+                    stats.null_fraction, self.nulls, self.rows
+                ),
                 None,
             );
         }
@@ -430,7 +438,9 @@ impl ColumnState {
                 "mean",
                 ok,
                 format!("mean in {}", range.describe()),
-                stats.mean.map_or("no values".into(), |m| format!("mean {m}")),
+                stats
+                    .mean
+                    .map_or("no values".into(), |m| format!("mean {m}")),
                 None,
             );
         }
@@ -511,7 +521,11 @@ fn allowed_set(spec: &ColumnSpec, values: &[serde_json::Value]) -> Result<Allowe
         ColumnType::Float => Allowed::Float(
             values
                 .iter()
-                .map(|v| v.as_f64().map(|x| (x + 0.0).to_bits()).ok_or_else(|| bad(v)))
+                .map(|v| {
+                    v.as_f64()
+                        .map(|x| (x + 0.0).to_bits())
+                        .ok_or_else(|| bad(v))
+                })
                 .collect::<Result<_, _>>()?,
         ),
         ColumnType::Bool => Allowed::Bool(

@@ -121,12 +121,11 @@ fn append_numeric(
             );
         }
         dt if dt.is_numeric() => {
-            let cast = arrow::compute::cast(array, &DataType::Float64).map_err(|e| {
-                DataError::Decode {
+            let cast =
+                arrow::compute::cast(array, &DataType::Float64).map_err(|e| DataError::Decode {
                     path: path.to_path_buf(),
                     message: format!("column `{name}`: {e}"),
-                }
-            })?;
+                })?;
             let a = cast.as_primitive::<arrow::datatypes::Float64Type>();
             if a.null_count() == 0 {
                 out.extend_from_slice(a.values());

@@ -283,7 +283,10 @@ impl ValidationReport {
                 "\n## Distribution against {} (PSI, threshold {})\n",
                 d.reference.path, d.threshold
             );
-            let _ = writeln!(md, "| column | binning | psi | result |\n|---|---|---:|---|");
+            let _ = writeln!(
+                md,
+                "| column | binning | psi | result |\n|---|---|---:|---|"
+            );
             for c in &d.columns {
                 let _ = writeln!(
                     md,

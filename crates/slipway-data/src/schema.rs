@@ -286,8 +286,12 @@ impl ColumnSpec {
             + usize::from(self.max_null_fraction.is_some())
             + usize::from(self.min.is_some())
             + usize::from(self.max.is_some())
-            + self.mean.map_or(0, |r| usize::from(r.min.is_some()) + usize::from(r.max.is_some()))
-            + self.std.map_or(0, |r| usize::from(r.min.is_some()) + usize::from(r.max.is_some()))
+            + self.mean.map_or(0, |r| {
+                usize::from(r.min.is_some()) + usize::from(r.max.is_some())
+            })
+            + self.std.map_or(0, |r| {
+                usize::from(r.min.is_some()) + usize::from(r.max.is_some())
+            })
             + usize::from(self.allowed.is_some())
             + usize::from(self.unique)
             + usize::from(self.regex.is_some())
@@ -305,8 +309,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.columns.len(), 2);
-        assert_eq!(s.columns[0].level("max"), slipway_core::reports::Level::Warn);
-        assert_eq!(s.columns[0].level("min"), slipway_core::reports::Level::Error);
+        assert_eq!(
+            s.columns[0].level("max"),
+            slipway_core::reports::Level::Warn
+        );
+        assert_eq!(
+            s.columns[0].level("min"),
+            slipway_core::reports::Level::Error
+        );
         assert_eq!(s.columns[0].expectation_count(), 5);
         assert_eq!(s.extra_columns, ExtraColumns::Warn);
     }
@@ -315,11 +325,17 @@ mod tests {
     fn mistakes_are_named() {
         let err = Schema::parse("columns:\n  - name: a\n    type: int\n    mn: 0\n").unwrap_err();
         assert!(err.contains("mn"), "{err}");
-        let err = Schema::parse("columns:\n  - name: a\n    type: string\n    min: 0\n").unwrap_err();
-        assert!(err.contains("column `a`") && err.contains("not string"), "{err}");
-        let err = Schema::parse("columns:\n  - name: a\n    type: string\n    regex: '('\n").unwrap_err();
+        let err =
+            Schema::parse("columns:\n  - name: a\n    type: string\n    min: 0\n").unwrap_err();
+        assert!(
+            err.contains("column `a`") && err.contains("not string"),
+            "{err}"
+        );
+        let err =
+            Schema::parse("columns:\n  - name: a\n    type: string\n    regex: '('\n").unwrap_err();
         assert!(err.contains("regex does not compile"), "{err}");
-        let err = Schema::parse("columns:\n  - name: a\n    type: int\n    warn: [mni]\n").unwrap_err();
+        let err =
+            Schema::parse("columns:\n  - name: a\n    type: int\n    warn: [mni]\n").unwrap_err();
         assert!(err.contains("unknown expectation `mni`"), "{err}");
         let err = Schema::parse("columns:\n  - name: a\n    type: decimal\n").unwrap_err();
         assert!(err.contains("decimal"), "{err}");

@@ -50,7 +50,7 @@ impl TableFormat {
 }
 
 enum Inner {
-    Csv(arrow::csv::Reader<BufReader<File>>),
+    Csv(Box<arrow::csv::Reader<BufReader<File>>>),
     Parquet(ParquetRecordBatchReader),
 }
 
@@ -82,8 +82,8 @@ pub fn file_schema(path: &Path) -> Result<ArrowSchema, DataError> {
     let file = File::open(path).map_err(io)?;
     match TableFormat::of_path(path) {
         TableFormat::Parquet => {
-            let builder =
-                ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| decode(e.to_string()))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+                .map_err(|e| decode(e.to_string()))?;
             Ok(builder.schema().as_ref().clone())
         }
         TableFormat::Csv => {
@@ -118,13 +118,15 @@ impl TableReader {
         let available: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         let mut indices = Vec::with_capacity(columns.len());
         for c in columns {
-            let i = available.iter().position(|a| a == c).ok_or_else(|| {
-                DataError::MissingColumn {
-                    path: path.to_path_buf(),
-                    column: c.clone(),
-                    available: available.join(", "),
-                }
-            })?;
+            let i =
+                available
+                    .iter()
+                    .position(|a| a == c)
+                    .ok_or_else(|| DataError::MissingColumn {
+                        path: path.to_path_buf(),
+                        column: c.clone(),
+                        available: available.join(", "),
+                    })?;
             indices.push(i);
         }
         let io = |source| DataError::Io {
@@ -158,7 +160,7 @@ impl TableReader {
                     .with_projection(indices.clone())
                     .build(BufReader::with_capacity(1 << 20, file))
                     .map_err(|e| decode(&e))?;
-                Inner::Csv(reader)
+                Inner::Csv(Box::new(reader))
             }
         };
         Ok(TableReader {

@@ -29,9 +29,8 @@ pub(crate) fn convert(array: &ArrayRef, ty: ColumnType) -> Result<Converted, Str
     if matches!(dt, DataType::Utf8) && ty != ColumnType::String {
         return Ok(parse_text(array.as_string::<i32>(), ty));
     }
-    let cast = |to: &DataType| {
-        arrow::compute::cast(array, to).map_err(|e| format!("stored as {dt}: {e}"))
-    };
+    let cast =
+        |to: &DataType| arrow::compute::cast(array, to).map_err(|e| format!("stored as {dt}: {e}"));
     let typed = match ty {
         ColumnType::Float => {
             if !(dt.is_numeric()) {

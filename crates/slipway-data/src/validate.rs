@@ -68,10 +68,12 @@ pub fn validate(
     let mut states = Vec::with_capacity(schema.columns.len());
     for spec in &schema.columns {
         let missing = !present.contains(&spec.name);
-        states.push(ColumnState::new(spec, missing).map_err(|message| DataError::Schema {
-            path: data.path.to_path_buf(),
-            message,
-        })?);
+        states.push(
+            ColumnState::new(spec, missing).map_err(|message| DataError::Schema {
+                path: data.path.to_path_buf(),
+                message,
+            })?,
+        );
     }
     let mut table_level = Vec::new();
     let extra: Vec<&String> = present
@@ -137,10 +139,7 @@ pub fn validate(
             .filter(|(_, c)| {
                 present.contains(&c.name)
                     && ref_columns.contains(&c.name)
-                    && options
-                        .columns
-                        .as_ref()
-                        .is_none_or(|w| w.contains(&c.name))
+                    && options.columns.as_ref().is_none_or(|w| w.contains(&c.name))
             })
             .map(|(i, _)| i)
             .collect();
@@ -193,7 +192,11 @@ pub fn validate(
             expectation: "rows".into(),
             level: range.level,
             passed: ok,
-            expected: format!("between {} and {} rows", end(range.min, "0"), end(range.max, "any number of")),
+            expected: format!(
+                "between {} and {} rows",
+                end(range.min, "0"),
+                end(range.max, "any number of")
+            ),
             observed: format!("{rows} rows"),
             offending_count: 0,
             offending: Vec::new(),
@@ -206,7 +209,10 @@ pub fn validate(
         .map(|s| s.stats())
         .collect();
     let mut expectations = table_level;
-    let type_failed: Vec<bool> = states.iter().map(|s| s.has_type_error() || s.missing).collect();
+    let type_failed: Vec<bool> = states
+        .iter()
+        .map(|s| s.has_type_error() || s.missing)
+        .collect();
     for state in states {
         expectations.extend(state.results());
     }

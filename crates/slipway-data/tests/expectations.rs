@@ -70,7 +70,9 @@ fn write_csv(path: &Path, rows: &[[String; 6]]) {
 fn write_parquet(path: &Path, rows: &[[String; 6]]) {
     let opt = |s: &String| (!s.is_empty()).then(|| s.clone());
     let int = |c: usize| -> ArrayRef {
-        Arc::new(Int64Array::from_iter(rows.iter().map(|r| r[c].parse::<i64>().ok())))
+        Arc::new(Int64Array::from_iter(
+            rows.iter().map(|r| r[c].parse::<i64>().ok()),
+        ))
     };
     let columns: Vec<ArrayRef> = vec![
         int(0),
@@ -165,14 +167,18 @@ fn each_expectation_fails_on_its_broken_row_in_both_formats() {
             rows[*row][*col] = value.to_string();
             let report = check(dir.path(), case, &rows, parquet);
             assert!(!report.passed, "{case} parquet={parquet}");
-            assert_eq!(failed(&report), vec![want.to_string()], "{case} parquet={parquet}");
-            let e = report
-                .expectations
-                .iter()
-                .find(|e| !e.passed)
-                .unwrap();
+            assert_eq!(
+                failed(&report),
+                vec![want.to_string()],
+                "{case} parquet={parquet}"
+            );
+            let e = report.expectations.iter().find(|e| !e.passed).unwrap();
             // Rows are 1-based data rows.
-            assert_eq!(e.offending[0].row, *row as u64 + 1, "{case} parquet={parquet}");
+            assert_eq!(
+                e.offending[0].row,
+                *row as u64 + 1,
+                "{case} parquet={parquet}"
+            );
             let line = &report.failure_lines()[0];
             assert!(line.contains(&format!("rows: {}", row + 1)), "{line}");
         }
@@ -208,7 +214,11 @@ fn statistics_expectations_fail_with_the_observed_value() {
         assert_eq!(failed(&report), vec!["income:max_null_fraction"]);
         // Row count: 5 rows < 10.
         let report = check(dir.path(), "rows", &good_rows()[..5], parquet);
-        assert!(failed(&report).contains(&"*:rows".to_string()), "{:?}", failed(&report));
+        assert!(
+            failed(&report).contains(&"*:rows".to_string()),
+            "{:?}",
+            failed(&report)
+        );
     }
 }
 
@@ -228,7 +238,15 @@ fn csv_values_of_the_wrong_type_are_reported_with_their_rows() {
     assert_eq!(age.offending[0].row, 3);
     assert_eq!(age.offending[0].value, "twenty");
     // A bad value is a type failure, not a null.
-    assert_eq!(report.columns.iter().find(|c| c.name == "age").unwrap().nulls, 0);
+    assert_eq!(
+        report
+            .columns
+            .iter()
+            .find(|c| c.name == "age")
+            .unwrap()
+            .nulls,
+        0
+    );
 }
 
 #[test]
@@ -252,7 +270,11 @@ fn parquet_columns_of_the_wrong_stored_type_fail_once() {
         .find(|e| e.expectation == "extra_columns")
         .unwrap();
     assert_eq!(extra.level, slipway_core::reports::Level::Warn);
-    assert!(extra.observed.contains("id, age, email, member"), "{}", extra.observed);
+    assert!(
+        extra.observed.contains("id, age, email, member"),
+        "{}",
+        extra.observed
+    );
     // Every failure is listed at once.
     assert_eq!(report.errors, 3);
 }
@@ -274,13 +296,19 @@ fn numeric_table(path: &Path, n: usize, shift: f64, seed: u64) {
     // A deterministic pseudo-normal column (sum of 12 uniforms) and a category.
     let mut state = seed;
     let mut uniform = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((state >> 11) as f64) / ((1u64 << 53) as f64)
     };
     let mut text = String::from("x,kind\n");
     for i in 0..n {
         let z: f64 = (0..12).map(|_| uniform()).sum::<f64>() - 6.0;
-        let kind = if uniform() < 0.3 + shift.min(0.5) { "a" } else { "b" };
+        let kind = if uniform() < 0.3 + shift.min(0.5) {
+            "a"
+        } else {
+            "b"
+        };
         text.push_str(&format!("{},{kind}\n", z + shift + (i % 2) as f64 * 0.0));
     }
     std::fs::write(path, text).unwrap();
@@ -295,17 +323,29 @@ fn a_drifted_reference_fails_the_distribution_test() {
     numeric_table(&data, 20_000, 0.0, 1);
     numeric_table(&same, 20_000, 0.0, 2);
     numeric_table(&drifted, 20_000, 0.8, 3);
-    let schema = Schema::parse("columns:\n  - name: x\n    type: float\n  - name: kind\n    type: string\n").unwrap();
+    let schema =
+        Schema::parse("columns:\n  - name: x\n    type: float\n  - name: kind\n    type: string\n")
+            .unwrap();
     let options = PsiOptions::default();
     let input = Input::from_path(&data).unwrap();
-    let ok = validate(&input, &schema, Some((&Input::from_path(&same).unwrap(), &options))).unwrap();
+    let ok = validate(
+        &input,
+        &schema,
+        Some((&Input::from_path(&same).unwrap(), &options)),
+    )
+    .unwrap();
     assert!(ok.passed, "{:?}", ok.failure_lines());
     let d = ok.distribution.as_ref().unwrap();
     assert_eq!(d.columns.len(), 2);
     assert!(d.columns.iter().all(|c| c.psi < 0.01), "{:?}", d.columns);
     assert_eq!(d.reference.rows, 20_000);
 
-    let bad = validate(&input, &schema, Some((&Input::from_path(&drifted).unwrap(), &options))).unwrap();
+    let bad = validate(
+        &input,
+        &schema,
+        Some((&Input::from_path(&drifted).unwrap(), &options)),
+    )
+    .unwrap();
     assert!(!bad.passed);
     let d = bad.distribution.as_ref().unwrap();
     let x = d.columns.iter().find(|c| c.column == "x").unwrap();
@@ -313,7 +353,11 @@ fn a_drifted_reference_fails_the_distribution_test() {
     assert_eq!(x.binning, "numeric");
     let kind = d.columns.iter().find(|c| c.column == "kind").unwrap();
     assert!(!kind.passed && kind.binning == "categorical", "{kind:?}");
-    assert!(bad.failure_lines().iter().any(|l| l.contains("column `x`, expectation `psi`")));
+    assert!(
+        bad.failure_lines()
+            .iter()
+            .any(|l| l.contains("column `x`, expectation `psi`"))
+    );
     // The PSI is the monitoring PSI: quantile bins of the reference, counted exactly.
     assert!(bad.checks.iter().any(|c| c.id == "psi:x" && !c.passed));
 }

@@ -106,6 +106,8 @@ pub fn report_path(with: &serde_json::Value, default: &str) -> Result<RelPath, S
     if rel.as_str().ends_with(".json") {
         Ok(rel)
     } else {
-        Err(format!("argument 'report' must end in .json, found '{rel}'"))
+        Err(format!(
+            "argument 'report' must end in .json, found '{rel}'"
+        ))
     }
 }

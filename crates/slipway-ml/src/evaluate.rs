@@ -35,8 +35,17 @@ use std::time::Instant;
 pub struct EvaluateBuiltin;
 
 const ARGS: &[&str] = &[
-    "model", "holdout", "label", "group", "fairness", "threshold", "latency_samples", "min", "max",
-    "slice_tolerance", "report",
+    "model",
+    "holdout",
+    "label",
+    "group",
+    "fairness",
+    "threshold",
+    "latency_samples",
+    "min",
+    "max",
+    "slice_tolerance",
+    "report",
 ];
 
 /// What to evaluate and how.
@@ -71,13 +80,23 @@ impl Options {
         }
         let slice_tolerance = match with.get("slice_tolerance") {
             None => None,
-            Some(_) => Some(args::number(with, "slice_tolerance", 0.1, ("a number >= 0", |x| x >= 0.0))?),
+            Some(_) => Some(args::number(
+                with,
+                "slice_tolerance",
+                0.1,
+                ("a number >= 0", |x| x >= 0.0),
+            )?),
         };
         Ok(Options {
             label: args::required_text(with, "label", "the label column of the holdout")?,
             group: args::text(with, "group")?,
             fairness,
-            threshold: args::number(with, "threshold", 0.5, ("a number in (0, 1)", |x| x > 0.0 && x < 1.0))?,
+            threshold: args::number(
+                with,
+                "threshold",
+                0.5,
+                ("a number in (0, 1)", |x| x > 0.0 && x < 1.0),
+            )?,
             latency_samples: args::count(with, "latency_samples", 200, 1)? as usize,
             min: args::bounds(with, "min")?,
             max: args::bounds(with, "max")?,
@@ -104,7 +123,10 @@ pub fn evaluate(
     let y = &table.y;
     let classification = y.iter().all(|&v| v == 0.0 || v == 1.0)
         && p.iter().all(|v| (0.0..=1.0).contains(v))
-        && sig.outputs.first().is_none_or(|o| o.name != "prediction" && o.name != "variable");
+        && sig
+            .outputs
+            .first()
+            .is_none_or(|o| o.name != "prediction" && o.name != "variable");
     let mut m = BTreeMap::new();
     let non_finite = p.iter().filter(|v| !v.is_finite()).count();
     m.insert("non_finite_predictions".to_string(), non_finite as f64);
@@ -114,8 +136,14 @@ pub fn evaluate(
         }
         m.insert("accuracy".into(), metrics::accuracy(y, &p, o.threshold));
         m.insert("log_loss".into(), metrics::log_loss(y, &p));
-        m.insert("calibration_ece".into(), metrics::calibration_ece(y, &p, 10));
-        m.insert("positive_rate".into(), metrics::positive_rate(&p, o.threshold));
+        m.insert(
+            "calibration_ece".into(),
+            metrics::calibration_ece(y, &p, 10),
+        );
+        m.insert(
+            "positive_rate".into(),
+            metrics::positive_rate(&p, o.threshold),
+        );
     } else {
         m.insert("rmse".into(), metrics::rmse(y, &p));
         m.insert("mae".into(), metrics::mae(y, &p));
@@ -212,7 +240,9 @@ pub fn evaluate(
     for i in 0..warmup + o.latency_samples {
         let row = request_row(sig, &table.x, i % table.rows);
         let started = Instant::now();
-        model.predict(std::slice::from_ref(&row)).map_err(|e| e.to_string())?;
+        model
+            .predict(std::slice::from_ref(&row))
+            .map_err(|e| e.to_string())?;
         let ms = started.elapsed().as_secs_f64() * 1e3;
         if i >= warmup {
             times.push(ms);
@@ -241,7 +271,11 @@ pub fn evaluate(
                 m.keys().cloned().collect::<Vec<_>>().join(", ")
             ));
         };
-        let ok = if at_least { *value >= *bound } else { *value <= *bound };
+        let ok = if at_least {
+            *value >= *bound
+        } else {
+            *value <= *bound
+        };
         checks.push(Check::new(
             format!("threshold:{name}"),
             ok,
@@ -343,7 +377,15 @@ impl Builtin for EvaluateBuiltin {
             .checks
             .iter()
             .filter(|c| !c.passed)
-            .map(|c| format!("{}: {}: expected {}, observed {}", c.level.as_str(), c.id, c.expected, c.observed))
+            .map(|c| {
+                format!(
+                    "{}: {}: expected {}, observed {}",
+                    c.level.as_str(),
+                    c.id,
+                    c.expected,
+                    c.observed
+                )
+            })
             .collect();
         for f in &failed {
             out.say(f);
@@ -354,7 +396,12 @@ impl Builtin for EvaluateBuiltin {
             Err(BuiltinFailure::with_output(
                 format!(
                     "the evaluation failed its thresholds (report: {report_rel}):\n  {}",
-                    failed.iter().filter(|f| f.starts_with("error")).cloned().collect::<Vec<_>>().join("\n  ")
+                    failed
+                        .iter()
+                        .filter(|f| f.starts_with("error"))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("\n  ")
                 ),
                 out,
             ))

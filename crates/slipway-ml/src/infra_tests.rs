@@ -32,8 +32,7 @@ pub struct InfraTestsBuiltin;
 const ARGS: &[&str] = &["model", "data", "requests", "reproduce", "report"];
 
 /// What the rollback check says until the registry exists.
-pub const ROLLBACK_UNAVAILABLE: &str =
-    "rollback: not yet available: needs the model registry (a dry run re-points a slot at the previous Production version)";
+pub const ROLLBACK_UNAVAILABLE: &str = "rollback: not yet available: needs the model registry (a dry run re-points a slot at the previous Production version)";
 
 /// The report of `slipway/infra-tests`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -106,7 +105,10 @@ impl Builtin for InfraTestsBuiltin {
 
         // Servable: loads in the gateway's runtime, answers its signature, refuses a bad request.
         let servable = servable(ctx, &model_rel, &data_rel, requests);
-        let format = servable.as_ref().map(|(f, _)| f.clone()).unwrap_or_default();
+        let format = servable
+            .as_ref()
+            .map(|(f, _)| f.clone())
+            .unwrap_or_default();
         checks.push(match &servable {
             Ok((_, observed)) => Check::new(
                 "servable",
@@ -126,11 +128,20 @@ impl Builtin for InfraTestsBuiltin {
 
         let mut reproduce_detail = None;
         if let Some(r) = reproduce_arg(with)? {
-            out.say(format!("rerunning stage `{}` in a clean checkout…", r.stage));
+            out.say(format!(
+                "rerunning stage `{}` in a clean checkout…",
+                r.stage
+            ));
             let (check, detail) = match reproduce(ctx, &r) {
                 Ok(x) => x,
                 Err(message) => (
-                    Check::new("reproducible", false, Level::Error, "the stage reruns", message),
+                    Check::new(
+                        "reproducible",
+                        false,
+                        Level::Error,
+                        "the stage reruns",
+                        message,
+                    ),
                     serde_json::Value::Null,
                 ),
             };
@@ -154,9 +165,17 @@ impl Builtin for InfraTestsBuiltin {
             skipped: skipped.clone(),
         };
         let report_rel = args::report_path(with, "reports/infra-tests.json")?;
-        args::write(ctx, &report_rel, &(serde_json::to_string_pretty(&report).expect("plain") + "\n"))?;
+        args::write(
+            ctx,
+            &report_rel,
+            &(serde_json::to_string_pretty(&report).expect("plain") + "\n"),
+        )?;
         for c in &checks {
-            out.metric(format!("infra_tests.{}", c.id), f64::from(u8::from(c.passed)), 0);
+            out.metric(
+                format!("infra_tests.{}", c.id),
+                f64::from(u8::from(c.passed)),
+                0,
+            );
             out.say(format!(
                 "{} {}: {}",
                 if c.passed { "pass" } else { "FAIL" },
@@ -176,7 +195,10 @@ impl Builtin for InfraTestsBuiltin {
                 .map(|c| format!("{}: {}", c.id, c.observed))
                 .collect();
             Err(BuiltinFailure::with_output(
-                format!("infrastructure tests failed (report: {report_rel}):\n  {}", failed.join("\n  ")),
+                format!(
+                    "infrastructure tests failed (report: {report_rel}):\n  {}",
+                    failed.join("\n  ")
+                ),
                 out,
             ))
         }
@@ -193,15 +215,29 @@ fn servable(
     let sig = model.signature().clone();
     let format = model.format().as_str().to_string();
     // Rows as requests: only the signature's inputs (no label needed).
-    let frame = slipway_data::load_frame(&ctx.path(data_rel), &sig.input_names().iter().map(|s| s.to_string()).collect::<Vec<_>>(), &[])
-        .map_err(|e| e.to_string())?;
+    let frame = slipway_data::load_frame(
+        &ctx.path(data_rel),
+        &sig.input_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>(),
+        &[],
+    )
+    .map_err(|e| e.to_string())?;
     let n = requests.min(frame.rows);
     if n == 0 {
         return Err(format!("{data_rel} has no rows to send"));
     }
-    let x = frame.row_major(&sig.inputs.iter().map(|f| f.name.clone()).collect::<Vec<_>>());
+    let x = frame.row_major(
+        &sig.inputs
+            .iter()
+            .map(|f| f.name.clone())
+            .collect::<Vec<_>>(),
+    );
     let rows: Vec<serde_json::Value> = (0..n).map(|r| holdout::request_row(&sig, &x, r)).collect();
-    let predictions = model.predict(&rows).map_err(|e| format!("a valid request failed: {e}"))?;
+    let predictions = model
+        .predict(&rows)
+        .map_err(|e| format!("a valid request failed: {e}"))?;
     if predictions.len() != n {
         return Err(format!("{n} rows gave {} predictions", predictions.len()));
     }
@@ -220,7 +256,10 @@ fn servable(
                 ));
             }
             Err(e) if !e.to_string().contains(&required.name) => {
-                return Err(format!("a request without `{}` was refused without naming it: {e}", required.name));
+                return Err(format!(
+                    "a request without `{}` was refused without naming it: {e}",
+                    required.name
+                ));
             }
             Err(_) => {}
         }
@@ -251,8 +290,12 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// Reruns `r.stage` from its lock entry in a fresh temporary project and compares.
-fn reproduce(ctx: &BuiltinContext<'_>, r: &Reproduce) -> Result<(Check, serde_json::Value), String> {
-    let lock = slipway_pipeline::lockfile::read(ctx.root, ctx.workspace.dir()).map_err(|e| e.to_string())?;
+fn reproduce(
+    ctx: &BuiltinContext<'_>,
+    r: &Reproduce,
+) -> Result<(Check, serde_json::Value), String> {
+    let lock = slipway_pipeline::lockfile::read(ctx.root, ctx.workspace.dir())
+        .map_err(|e| e.to_string())?;
     let entry = lock.entry(&r.stage).ok_or_else(|| {
         format!(
             "stage `{}` is not in slipway.lock; run it first (stages locked: {})",
@@ -274,8 +317,11 @@ fn reproduce(ctx: &BuiltinContext<'_>, r: &Reproduce) -> Result<(Check, serde_js
         copy_tree(&from, &tmp.path().join(&params_file)).map_err(|e| io(&params_file, e))?;
     }
     let single = one_stage_pipeline(&r.stage, entry, &params_file);
-    std::fs::write(tmp.path().join(slipway_pipeline::project::PIPELINE_FILE), single)
-        .map_err(|e| io("pipeline file", e))?;
+    std::fs::write(
+        tmp.path().join(slipway_pipeline::project::PIPELINE_FILE),
+        single,
+    )
+    .map_err(|e| io("pipeline file", e))?;
     let hasher = TreeHasher::new(ctx.workspace.meta());
     for dep in &entry.deps {
         let from = ctx.root.join(dep.path.as_str());
@@ -302,7 +348,11 @@ fn reproduce(ctx: &BuiltinContext<'_>, r: &Reproduce) -> Result<(Check, serde_js
         ..RunOptions::default()
     };
     let summary = run_pipeline(&ws, &opts, ctx.cancel, &|_| {}).map_err(|e| e.to_string())?;
-    if let Some(failed) = summary.stages.iter().find(|s| !matches!(s.outcome, StageOutcome::Ran { .. })) {
+    if let Some(failed) = summary
+        .stages
+        .iter()
+        .find(|s| !matches!(s.outcome, StageOutcome::Ran { .. }))
+    {
         return Err(format!(
             "the rerun of `{}` did not complete: {:?}",
             failed.name, failed.outcome
@@ -324,15 +374,21 @@ fn reproduce(ctx: &BuiltinContext<'_>, r: &Reproduce) -> Result<(Check, serde_js
                 got.map(|d| d.short(12)).unwrap_or_else(|| "missing".into())
             ));
         }
-        outputs.push(serde_json::json!({"path": out.path.as_str(), "locked": out.digest, "rerun": got}));
+        outputs.push(
+            serde_json::json!({"path": out.path.as_str(), "locked": out.digest, "rerun": got}),
+        );
     }
-    let detail = serde_json::json!({"stage": r.stage, "outputs": outputs, "tolerance": r.tolerance});
+    let detail =
+        serde_json::json!({"stage": r.stage, "outputs": outputs, "tolerance": r.tolerance});
     let check = match &r.tolerance {
         None => Check::new(
             "reproducible",
             differing.is_empty(),
             Level::Error,
-            format!("rerunning `{}` from the lock in a clean checkout gives the same output digests", r.stage),
+            format!(
+                "rerunning `{}` from the lock in a clean checkout gives the same output digests",
+                r.stage
+            ),
             if differing.is_empty() {
                 format!("{} output(s) identical", outputs.len())
             } else {
@@ -349,7 +405,9 @@ fn reproduce(ctx: &BuiltinContext<'_>, r: &Reproduce) -> Result<(Check, serde_js
             for (key, tol) in tolerance {
                 match (locked.get(key), rerun.get(key)) {
                     (Some(a), Some(b)) if (a - b).abs() <= *tol => {}
-                    (Some(a), Some(b)) => problems.push(format!("{key}: {a} vs {b} (tolerance {tol})")),
+                    (Some(a), Some(b)) => {
+                        problems.push(format!("{key}: {a} vs {b} (tolerance {tol})"))
+                    }
                     _ => problems.push(format!("{key}: not in the stage's metrics files")),
                 }
             }
@@ -357,7 +415,10 @@ fn reproduce(ctx: &BuiltinContext<'_>, r: &Reproduce) -> Result<(Check, serde_js
                 "reproducible",
                 problems.is_empty(),
                 Level::Error,
-                format!("rerunning `{}` gives metrics within {:?}", r.stage, tolerance),
+                format!(
+                    "rerunning `{}` gives metrics within {:?}",
+                    r.stage, tolerance
+                ),
                 if problems.is_empty() {
                     "metrics within tolerance".to_string()
                 } else {
@@ -374,7 +435,11 @@ const REPRODUCED: &str = "reproduce";
 
 /// A pipeline file (JSON, which YAML reads) with one stage: `entry`'s action, deps, params,
 /// outs, metrics, env and working directory.
-fn one_stage_pipeline(name: &str, entry: &slipway_core::pipeline::LockEntry, params_file: &str) -> String {
+fn one_stage_pipeline(
+    name: &str,
+    entry: &slipway_core::pipeline::LockEntry,
+    params_file: &str,
+) -> String {
     let mut stage = serde_json::Map::new();
     match &entry.action {
         slipway_core::pipeline::Action::Cmd(lines) => {
@@ -390,7 +455,10 @@ fn one_stage_pipeline(name: &str, entry: &slipway_core::pipeline::LockEntry, par
     };
     stage.insert("deps".into(), serde_json::json!(paths(&entry.deps)));
     if !entry.params.is_empty() {
-        stage.insert("params".into(), serde_json::json!(entry.params.keys().collect::<Vec<_>>()));
+        stage.insert(
+            "params".into(),
+            serde_json::json!(entry.params.keys().collect::<Vec<_>>()),
+        );
     }
     stage.insert("outs".into(), serde_json::json!(paths(&entry.outs)));
     if !entry.metrics.is_empty() {
@@ -402,7 +470,10 @@ fn one_stage_pipeline(name: &str, entry: &slipway_core::pipeline::LockEntry, par
     if let Some(w) = &entry.wdir {
         stage.insert("wdir".into(), serde_json::json!(w.as_str()));
     }
-    stage.insert("desc".into(), serde_json::json!(format!("stage `{name}` rerun from slipway.lock")));
+    stage.insert(
+        "desc".into(),
+        serde_json::json!(format!("stage `{name}` rerun from slipway.lock")),
+    );
     let doc = serde_json::json!({
         "params": params_file,
         "stages": {REPRODUCED: stage},
@@ -410,13 +481,17 @@ fn one_stage_pipeline(name: &str, entry: &slipway_core::pipeline::LockEntry, par
     serde_json::to_string_pretty(&doc).expect("plain data") + "\n"
 }
 
-fn metric_values(root: &Path, files: &[slipway_core::pipeline::LockedPath]) -> Result<BTreeMap<String, f64>, String> {
+fn metric_values(
+    root: &Path,
+    files: &[slipway_core::pipeline::LockedPath],
+) -> Result<BTreeMap<String, f64>, String> {
     let mut out = BTreeMap::new();
     for f in files {
         let path = root.join(f.path.as_str());
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
         if let Some(map) = value.as_object() {
             for (k, v) in map {
                 if let Some(x) = v.as_f64() {

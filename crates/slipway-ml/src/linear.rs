@@ -70,7 +70,11 @@ fn standardise(x: &[f64], d: usize) -> Standardised {
         .collect();
     let z = x
         .chunks_exact(d)
-        .flat_map(|row| (0..d).map(|j| (row[j] - mean[j]) / scale[j]).collect::<Vec<_>>())
+        .flat_map(|row| {
+            (0..d)
+                .map(|j| (row[j] - mean[j]) / scale[j])
+                .collect::<Vec<_>>()
+        })
         .collect();
     Standardised { z, mean, scale }
 }
@@ -272,8 +276,21 @@ mod tests {
     fn linear_regression_recovers_an_exact_line() {
         let x: Vec<f64> = (0..50).flat_map(|i| [i as f64, (i % 7) as f64]).collect();
         let y: Vec<f64> = x.chunks(2).map(|r| 3.0 + 2.0 * r[0] - 0.5 * r[1]).collect();
-        let f = fit_linear(&x, &y, 2, &LinearOptions { l2: 0.0, ..Default::default() });
-        let ModelBody::Linear { weights, intercept, .. } = f.body else { panic!() };
+        let f = fit_linear(
+            &x,
+            &y,
+            2,
+            &LinearOptions {
+                l2: 0.0,
+                ..Default::default()
+            },
+        );
+        let ModelBody::Linear {
+            weights, intercept, ..
+        } = f.body
+        else {
+            panic!()
+        };
         assert!((weights[0] - 2.0).abs() < 1e-9 && (weights[1] + 0.5).abs() < 1e-9);
         assert!((intercept - 3.0).abs() < 1e-8);
     }
@@ -289,7 +306,9 @@ mod tests {
         let f = fit_logistic(&x, &y, 2, &LinearOptions::default());
         assert!(f.converged);
         assert!(f.loss.windows(2).all(|w| w[1] <= w[0]), "{:?}", f.loss);
-        let ModelBody::Linear { weights, .. } = f.body else { panic!() };
+        let ModelBody::Linear { weights, .. } = f.body else {
+            panic!()
+        };
         assert!(weights[0] > 1.0 && weights[1] < -0.5, "{weights:?}");
     }
 }

@@ -112,7 +112,11 @@ pub fn rmse(targets: &[f64], predictions: &[f64]) -> f64 {
 
 /// Mean absolute error.
 pub fn mae(targets: &[f64], predictions: &[f64]) -> f64 {
-    let s: f64 = targets.iter().zip(predictions).map(|(y, p)| (y - p).abs()).sum();
+    let s: f64 = targets
+        .iter()
+        .zip(predictions)
+        .map(|(y, p)| (y - p).abs())
+        .sum();
     s / targets.len().max(1) as f64
 }
 
@@ -150,7 +154,10 @@ mod tests {
 
     #[test]
     fn small_cases_by_hand() {
-        assert_eq!(auc(&[0.0, 0.0, 1.0, 1.0], &[0.1, 0.4, 0.35, 0.8]), Some(0.75));
+        assert_eq!(
+            auc(&[0.0, 0.0, 1.0, 1.0], &[0.1, 0.4, 0.35, 0.8]),
+            Some(0.75)
+        );
         assert_eq!(auc(&[0.0, 1.0], &[0.5, 0.5]), Some(0.5));
         assert_eq!(auc(&[1.0, 1.0], &[0.5, 0.2]), None);
         assert_eq!(accuracy(&[0.0, 1.0, 1.0], &[0.2, 0.5, 0.4], 0.5), 2.0 / 3.0);

@@ -21,8 +21,8 @@ use crate::args;
 use crate::holdout;
 use crate::metrics;
 use crate::rng::SplitMix64;
-use slipway_core::reports::{Check, Level, MODEL_TESTS_FORMAT, ModelRef};
 use slipway_core::ArtifactKind;
+use slipway_core::reports::{Check, Level, MODEL_TESTS_FORMAT, ModelRef};
 use slipway_pipeline::builtins::{known_args, path_arg};
 use slipway_pipeline::{Builtin, BuiltinContext, BuiltinFailure, BuiltinOutput, Declared};
 use slipway_serve::{BuiltinModel, ModelFormat};
@@ -31,8 +31,18 @@ use slipway_serve::{BuiltinModel, ModelFormat};
 pub struct ModelTestsBuiltin;
 
 const ARGS: &[&str] = &[
-    "model", "data", "label", "baseline", "metric", "margin", "noise", "max_change", "leakage_auc",
-    "converged_tol", "seed", "report",
+    "model",
+    "data",
+    "label",
+    "baseline",
+    "metric",
+    "margin",
+    "noise",
+    "max_change",
+    "leakage_auc",
+    "converged_tol",
+    "seed",
+    "report",
 ];
 
 /// The report of `slipway/model-tests`.
@@ -128,7 +138,12 @@ impl Builtin for ModelTestsBuiltin {
         let margin = args::number(with, "margin", 0.0, ("a number >= 0", |x| x >= 0.0))?;
         let noise = args::number(with, "noise", 0.05, ("a number >= 0", |x| x >= 0.0))?;
         let max_change = args::number(with, "max_change", 0.05, ("a number >= 0", |x| x >= 0.0))?;
-        let leakage_auc = args::number(with, "leakage_auc", 0.95, ("a number in (0.5, 1]", |x| x > 0.5 && x <= 1.0))?;
+        let leakage_auc = args::number(
+            with,
+            "leakage_auc",
+            0.95,
+            ("a number in (0.5, 1]", |x| x > 0.5 && x <= 1.0),
+        )?;
         let tol = args::number(with, "converged_tol", 1e-3, ("a number > 0", |x| x > 0.0))?;
         let seed = args::count(with, "seed", 0, 0)?;
         let fail = |e: String| BuiltinFailure::new(e);
@@ -146,7 +161,8 @@ impl Builtin for ModelTestsBuiltin {
 
         // Converged: the loss curve the trainer recorded flattens.
         if model.format() == ModelFormat::Builtin {
-            let file = BuiltinModel::load(&ctx.path(&model_rel)).map_err(|e| fail(e.to_string()))?;
+            let file =
+                BuiltinModel::load(&ctx.path(&model_rel)).map_err(|e| fail(e.to_string()))?;
             let loss: Vec<f64> = file
                 .file()
                 .metadata
@@ -191,9 +207,16 @@ impl Builtin for ModelTestsBuiltin {
             }
             _ => {
                 let rel = path_arg(with, "baseline")?;
-                let champion = slipway_serve::load(&ctx.path(&rel)).map_err(|e| fail(e.to_string()))?;
-                let t = holdout::load(&ctx.path(&data_rel), data_rel.as_str(), champion.signature(), &label, None)
-                    .map_err(fail)?;
+                let champion =
+                    slipway_serve::load(&ctx.path(&rel)).map_err(|e| fail(e.to_string()))?;
+                let t = holdout::load(
+                    &ctx.path(&data_rel),
+                    data_rel.as_str(),
+                    champion.signature(),
+                    &label,
+                    None,
+                )
+                .map_err(fail)?;
                 holdout::predict_all(champion.as_ref(), &t.x).map_err(fail)?
             }
         };
@@ -221,7 +244,9 @@ impl Builtin for ModelTestsBuiltin {
             1.0
         } else {
             let m = y.iter().sum::<f64>() / y.len() as f64;
-            (y.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / y.len() as f64).sqrt().max(1e-12)
+            (y.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / y.len() as f64)
+                .sqrt()
+                .max(1e-12)
         };
         if float_features.is_empty() {
             skipped.push("robust_noise: the model has no float features".into());
@@ -230,7 +255,8 @@ impl Builtin for ModelTestsBuiltin {
             for &j in &float_features {
                 let col: Vec<f64> = (0..table.rows).map(|r| table.x[r * n + j]).collect();
                 let m = col.iter().sum::<f64>() / col.len() as f64;
-                let sd = (col.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / col.len() as f64).sqrt();
+                let sd =
+                    (col.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / col.len() as f64).sqrt();
                 for r in 0..table.rows {
                     noisy[r * n + j] += noise * sd * rng.normal();
                 }
@@ -241,12 +267,16 @@ impl Builtin for ModelTestsBuiltin {
                 "robust_noise",
                 change <= max_change,
                 Level::Error,
-                format!("mean |change| <= {max_change} under noise of {noise} sd on float features"),
+                format!(
+                    "mean |change| <= {max_change} under noise of {noise} sd on float features"
+                ),
                 format!("{change:.6}"),
             ));
         }
         // Robust to dropped optional features (those with a default).
-        let optional: Vec<usize> = (0..n).filter(|&j| sig.inputs[j].default.is_some()).collect();
+        let optional: Vec<usize> = (0..n)
+            .filter(|&j| sig.inputs[j].default.is_some())
+            .collect();
         if optional.is_empty() {
             skipped.push("robust_dropped: the model has no optional features".into());
         } else {
@@ -265,7 +295,11 @@ impl Builtin for ModelTestsBuiltin {
                 Level::Error,
                 format!(
                     "mean |change| <= {max_change} when the optional features ({}) are dropped",
-                    optional.iter().map(|&j| sig.inputs[j].name.as_str()).collect::<Vec<_>>().join(", ")
+                    optional
+                        .iter()
+                        .map(|&j| sig.inputs[j].name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 format!("{change:.6}"),
             ));
@@ -293,7 +327,11 @@ impl Builtin for ModelTestsBuiltin {
             Level::Error,
             format!(
                 "no feature alone reaches {} {leakage_auc}",
-                if classification { "AUC" } else { "|correlation|" }
+                if classification {
+                    "AUC"
+                } else {
+                    "|correlation|"
+                }
             ),
             if suspicious.is_empty() {
                 "none".to_string()
@@ -322,10 +360,18 @@ impl Builtin for ModelTestsBuiltin {
             skipped,
         };
         let report_rel = args::report_path(with, "reports/model-tests.json")?;
-        args::write(ctx, &report_rel, &(serde_json::to_string_pretty(&report).expect("plain") + "\n"))?;
+        args::write(
+            ctx,
+            &report_rel,
+            &(serde_json::to_string_pretty(&report).expect("plain") + "\n"),
+        )?;
         let mut out = BuiltinOutput::default();
         for c in &checks {
-            out.metric(format!("model_tests.{}", c.id), f64::from(u8::from(c.passed)), 0);
+            out.metric(
+                format!("model_tests.{}", c.id),
+                f64::from(u8::from(c.passed)),
+                0,
+            );
             out.say(format!(
                 "{} {}: expected {}, observed {}",
                 if c.passed { "pass" } else { "FAIL" },
@@ -346,7 +392,10 @@ impl Builtin for ModelTestsBuiltin {
                 .map(|c| format!("{}: expected {}, observed {}", c.id, c.expected, c.observed))
                 .collect();
             Err(BuiltinFailure::with_output(
-                format!("model tests failed (report: {report_rel}):\n  {}", failed.join("\n  ")),
+                format!(
+                    "model tests failed (report: {report_rel}):\n  {}",
+                    failed.join("\n  ")
+                ),
                 out,
             ))
         }

@@ -47,6 +47,10 @@ mod tests {
         let xs: Vec<u64> = (0..5).map(|_| a.next_u64()).collect();
         assert_eq!(xs, (0..5).map(|_| b.next_u64()).collect::<Vec<_>>());
         assert_ne!(xs, (0..5).map(|_| c.next_u64()).collect::<Vec<_>>());
-        assert!((0..1000).map(|_| a.uniform()).all(|u| (0.0..1.0).contains(&u)));
+        assert!(
+            (0..1000)
+                .map(|_| a.uniform())
+                .all(|u| (0.0..1.0).contains(&u))
+        );
     }
 }

@@ -18,7 +18,9 @@
 use crate::args;
 use crate::linear::{LinearOptions, fit_linear, fit_logistic};
 use crate::trees::{TreeOptions, fit_trees};
-use slipway_core::model::{FeatureSpec, FeatureType, MODEL_FORMAT, ModelFile, OutputSpec, Signature, Task};
+use slipway_core::model::{
+    FeatureSpec, FeatureType, MODEL_FORMAT, ModelFile, OutputSpec, Signature, Task,
+};
 use slipway_core::{ArtifactKind, RelPath};
 use slipway_data::table::{DataType, TableFormat, file_schema};
 use slipway_pipeline::builtins::{known_args, opt_path_arg, path_arg};
@@ -29,8 +31,22 @@ use std::collections::BTreeMap;
 pub struct TrainBuiltin;
 
 const ARGS: &[&str] = &[
-    "data", "label", "features", "exclude", "optional", "model", "seed", "l2", "max_iter", "tol",
-    "n_trees", "max_depth", "learning_rate", "subsample", "bins", "out",
+    "data",
+    "label",
+    "features",
+    "exclude",
+    "optional",
+    "model",
+    "seed",
+    "l2",
+    "max_iter",
+    "tol",
+    "n_trees",
+    "max_depth",
+    "learning_rate",
+    "subsample",
+    "bins",
+    "out",
 ];
 
 /// Which learner.
@@ -56,7 +72,8 @@ fn learner(with: &serde_json::Value) -> Result<Learner, String> {
 }
 
 fn out_path(with: &serde_json::Value) -> Result<RelPath, String> {
-    Ok(opt_path_arg(with, "out")?.unwrap_or_else(|| RelPath::new("models/model.json").expect("valid")))
+    Ok(opt_path_arg(with, "out")?
+        .unwrap_or_else(|| RelPath::new("models/model.json").expect("valid")))
 }
 
 /// Everything `slipway/train` was asked to do, checked.
@@ -222,7 +239,10 @@ impl Builtin for TrainBuiltin {
             .iter()
             .map(|f| {
                 let ty = if parquet {
-                    let dt = schema.field_with_name(f).map(|fl| fl.data_type().clone()).ok();
+                    let dt = schema
+                        .field_with_name(f)
+                        .map(|fl| fl.data_type().clone())
+                        .ok();
                     match dt {
                         Some(t) if t.is_integer() => FeatureType::Int,
                         Some(DataType::Boolean) => FeatureType::Bool,
@@ -277,7 +297,12 @@ impl Builtin for TrainBuiltin {
             signature: Signature {
                 inputs,
                 outputs: vec![OutputSpec {
-                    name: if classification { "probability" } else { "prediction" }.into(),
+                    name: if classification {
+                        "probability"
+                    } else {
+                        "prediction"
+                    }
+                    .into(),
                     ty: "float".into(),
                 }],
             },

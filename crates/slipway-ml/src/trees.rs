@@ -177,7 +177,11 @@ fn eval_binned(tree: &Tree, splits: &Splits, binned: &Binned, row: usize) -> f64
             Node::Leaf { value } => return *value,
             Node::Split { left, right, .. } => {
                 let (f, k) = splits[i].expect("split nodes have a split");
-                i = if binned.bins[f][row] <= k { *left } else { *right };
+                i = if binned.bins[f][row] <= k {
+                    *left
+                } else {
+                    *right
+                };
             }
         }
     }
@@ -191,9 +195,9 @@ fn grow(binned: &Binned, g: &[f64], h: &[f64], rows: Vec<u32>, o: &TreeOptions) 
     let mut queue = std::collections::VecDeque::from([(0usize, 0usize, rows)]);
     let leaf = |gs: f64, hs: f64| -> f64 { -gs / (hs + o.l2) * o.learning_rate };
     while let Some((at, depth, rows)) = queue.pop_front() {
-        let (gs, hs) = rows
-            .iter()
-            .fold((0.0, 0.0), |(a, b), &r| (a + g[r as usize], b + h[r as usize]));
+        let (gs, hs) = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
+            (a + g[r as usize], b + h[r as usize])
+        });
         let mut best: Option<(f64, usize, u8)> = None;
         if depth < o.max_depth && rows.len() >= 2 * o.min_leaf {
             let parent = gs * gs / (hs + o.l2);
@@ -231,9 +235,8 @@ fn grow(binned: &Binned, g: &[f64], h: &[f64], rows: Vec<u32>, o: &TreeOptions) 
         }
         match best {
             Some((_, f, k)) => {
-                let (left_rows, right_rows): (Vec<u32>, Vec<u32>) = rows
-                    .iter()
-                    .partition(|&&r| binned.bins[f][r as usize] <= k);
+                let (left_rows, right_rows): (Vec<u32>, Vec<u32>) =
+                    rows.iter().partition(|&&r| binned.bins[f][r as usize] <= k);
                 let left = nodes.len();
                 nodes.push(Node::Leaf { value: 0.0 });
                 nodes.push(Node::Leaf { value: 0.0 });
@@ -249,7 +252,11 @@ fn grow(binned: &Binned, g: &[f64], h: &[f64], rows: Vec<u32>, o: &TreeOptions) 
                 queue.push_back((left, depth + 1, left_rows));
                 queue.push_back((left + 1, depth + 1, right_rows));
             }
-            None => nodes[at] = Node::Leaf { value: leaf(gs, hs) },
+            None => {
+                nodes[at] = Node::Leaf {
+                    value: leaf(gs, hs),
+                }
+            }
         }
     }
     (Tree { nodes }, splits)
@@ -274,18 +281,48 @@ mod tests {
         let f = fit_trees(&x, &y, 3, true, &o);
         assert!(f.loss.last().unwrap() < &(f.loss[0] * 0.8), "{:?}", f.loss);
         assert_eq!(f.loss.len(), 21);
-        // The saved thresholds route raw values as the bins did during training.
-        let ModelBody::TreeEnsemble { trees, base_score, .. } = &f.body else { panic!() };
-        let binned = bin(&x, 3, o.bins);
+        // The saved thresholds route raw values exactly as the bins did during training: the
+        // loss recomputed from the model file's predictions equals the last recorded loss.
+        let ModelBody::TreeEnsemble {
+            trees, base_score, ..
+        } = &f.body
+        else {
+            panic!()
+        };
         assert_eq!(trees.len(), 20);
-        for i in 0..50 {
-            let raw: f64 = base_score + trees.iter().map(|t| t.eval(&x[i * 3..i * 3 + 3])).sum::<f64>();
-            let _ = &binned;
-            assert!(raw.is_finite());
-        }
+        let loss: f64 = (0..400)
+            .map(|i| {
+                let s = base_score
+                    + trees
+                        .iter()
+                        .map(|t| t.eval(&x[i * 3..i * 3 + 3]))
+                        .sum::<f64>();
+                let softplus = if s > 0.0 {
+                    s + (-s).exp().ln_1p()
+                } else {
+                    s.exp().ln_1p()
+                };
+                softplus - y[i] * s
+            })
+            .sum::<f64>()
+            / 400.0;
+        assert!(
+            (loss - f.loss[20]).abs() < 1e-12,
+            "{loss} vs {}",
+            f.loss[20]
+        );
         // Same seed, same trees; another seed, other trees.
         assert_eq!(fit_trees(&x, &y, 3, true, &o), f);
-        let other = fit_trees(&x, &y, 3, true, &TreeOptions { seed: 9, ..o.clone() });
+        let other = fit_trees(
+            &x,
+            &y,
+            3,
+            true,
+            &TreeOptions {
+                seed: 9,
+                ..o.clone()
+            },
+        );
         assert_ne!(other.body, f.body);
     }
 }

@@ -144,7 +144,7 @@ pub fn signature_path(model: &Path) -> PathBuf {
 }
 
 fn check_shape(x: &[f64], inputs: usize) -> Result<usize, PredictError> {
-    if inputs == 0 || x.len() % inputs != 0 {
+    if inputs == 0 || !x.len().is_multiple_of(inputs) {
         return Err(PredictError::Shape {
             values: x.len(),
             inputs,

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
-
 type Plan = Arc<TypedRunnableModel>;
 
 /// An ONNX model, planned once for any batch size.
@@ -84,7 +83,10 @@ impl OnnxModel {
             .map_err(onnx_err)?
             .iter()
             .map(|o| {
-                model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone())
+                model
+                    .outlet_label(*o)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| model.node(o.node).name.clone())
             })
             .collect();
         let wanted = signature

@@ -74,11 +74,19 @@ fn onnx_requests_are_checked_against_the_signature() {
     let err = model
         .predict(&[json!({"age": 1.0, "income": 2.0, "debt_ratio": 0.1, "tenure": 3})])
         .unwrap_err();
-    assert!(matches!(&err, PredictError::Request(e) if e.feature() == Some("score")), "{err}");
+    assert!(
+        matches!(&err, PredictError::Request(e) if e.feature() == Some("score")),
+        "{err}"
+    );
     let err = model
-        .predict(&[json!({"age": "old", "income": 2.0, "debt_ratio": 0.1, "tenure": 3, "score": 1})])
+        .predict(&[
+            json!({"age": "old", "income": 2.0, "debt_ratio": 0.1, "tenure": 3, "score": 1}),
+        ])
         .unwrap_err();
-    assert!(err.to_string().contains("feature `age` must be a number"), "{err}");
+    assert!(
+        err.to_string().contains("feature `age` must be a number"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -98,7 +106,11 @@ fn without_a_sidecar_the_signature_is_derived_from_the_graph() {
     .unwrap();
     let err = OnnxModel::load(&path, None).unwrap_err();
     assert!(matches!(err, LoadError::Signature { .. }), "{err}");
-    assert!(err.to_string().contains("1 inputs but the graph's input has 5"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("1 inputs but the graph's input has 5"),
+        "{err}"
+    );
     std::fs::write(dir.path().join("m.onnx"), b"not onnx").unwrap();
     assert!(matches!(load(&path), Err(LoadError::Onnx { .. })));
 }
@@ -117,7 +129,9 @@ fn builtin_models_load_and_predict() {
     .unwrap();
     let model = load(&path).unwrap();
     assert_eq!(model.format(), ModelFormat::Builtin);
-    let p = model.predict(&[json!({"a": 1.5, "b": 1}), json!({"a": 0})]).unwrap();
+    let p = model
+        .predict(&[json!({"a": 1.5, "b": 1}), json!({"a": 0})])
+        .unwrap();
     assert_eq!(p, vec![14.0, 21.0]);
     let err = model.predict(&[json!({"b": 1})]).unwrap_err();
     assert!(err.to_string().contains("missing feature `a`"), "{err}");

@@ -291,7 +291,9 @@ impl ModelFile {
     /// Predictions for a row-major matrix (`rows × inputs`).
     pub fn predict_matrix(&self, x: &[f64]) -> Vec<f64> {
         let n = self.signature.inputs.len();
-        x.chunks_exact(n).map(|row| self.predict_vector(row)).collect()
+        x.chunks_exact(n)
+            .map(|row| self.predict_vector(row))
+            .collect()
     }
 
     /// The document as pretty JSON with a trailing newline: the bytes a trainer writes. Equal
@@ -377,7 +379,10 @@ mod tests {
         let again = ModelFile::parse(&m.to_json()).unwrap();
         assert_eq!(again, m);
         assert_eq!(again.to_json(), m.to_json());
-        assert_eq!(m.predict_matrix(&[1.0, 1.0, 0.0, 0.0]), vec![p, sigmoid(0.5)]);
+        assert_eq!(
+            m.predict_matrix(&[1.0, 1.0, 0.0, 0.0]),
+            vec![p, sigmoid(0.5)]
+        );
     }
 
     #[test]
@@ -430,8 +435,12 @@ mod tests {
             }],
         };
         let err = ModelFile::parse(&m.to_json()).unwrap_err();
-        assert!(err.to_string().contains("tree 0: node 0 points to node 0"), "{err}");
-        let err = ModelFile::parse(&linear().to_json().replace("slipway-model/1", "x/2")).unwrap_err();
+        assert!(
+            err.to_string().contains("tree 0: node 0 points to node 0"),
+            "{err}"
+        );
+        let err =
+            ModelFile::parse(&linear().to_json().replace("slipway-model/1", "x/2")).unwrap_err();
         assert!(matches!(err, ModelError::Format { .. }));
         assert!(matches!(ModelFile::parse("{"), Err(ModelError::Syntax(_))));
     }

@@ -260,9 +260,15 @@ mod tests {
     fn missing_and_mistyped_features_are_named() {
         let err = sig().vectorize(&[json!({"income": 1.0})]).unwrap_err();
         assert_eq!(err.feature(), Some("age"));
-        assert!(err.to_string().contains("missing feature `age` (int)"), "{err}");
+        assert!(
+            err.to_string().contains("missing feature `age` (int)"),
+            "{err}"
+        );
         let err = sig()
-            .vectorize(&[json!({"age": 1, "income": 1.0}), json!({"age": "x", "income": 1})])
+            .vectorize(&[
+                json!({"age": 1, "income": 1.0}),
+                json!({"age": "x", "income": 1}),
+            ])
             .unwrap_err();
         assert!(
             err.to_string()

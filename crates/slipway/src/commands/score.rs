@@ -49,7 +49,10 @@ pub fn run(ctx: &Context, args: ScoreArgs) -> Result<Outcome> {
         if !REPORTING.contains(&name.as_str()) {
             continue;
         }
-        for out in stage.outputs().filter(|o| o.path.as_str().ends_with(".json")) {
+        for out in stage
+            .outputs()
+            .filter(|o| o.path.as_str().ends_with(".json"))
+        {
             let path = project.path(&out.path);
             let Ok(text) = std::fs::read_to_string(&path) else {
                 continue;

@@ -25,7 +25,9 @@ pub fn credit_csv(n: usize, seed: u64, shift: f64) -> String {
         let z = -1.0 + 3.0 * debt - 0.04 * (income - 50.0) + 0.01 * (age as f64 - 45.0);
         let p = 1.0 / (1.0 + (-z).exp());
         let label = u8::from(uniform() < p);
-        out.push_str(&format!("{i},{age},{income:.3},{debt:.4},{region},{label}\n"));
+        out.push_str(&format!(
+            "{i},{age},{income:.3},{debt:.4},{region},{label}\n"
+        ));
     }
     out
 }
@@ -97,15 +99,29 @@ fn the_full_chain_runs_logs_training_and_scores() {
     let p = credit_project();
     let (ok, report, stderr) = run_json(&p, &[]);
     assert!(ok, "{stderr}\n{report}");
-    for stage in ["validate", "train", "evaluate", "model-tests", "infra-tests"] {
-        assert_eq!(outcome(&report, stage)["outcome"], "ran", "{stage}: {report}");
+    for stage in [
+        "validate",
+        "train",
+        "evaluate",
+        "model-tests",
+        "infra-tests",
+    ] {
+        assert_eq!(
+            outcome(&report, stage)["outcome"],
+            "ran",
+            "{stage}: {report}"
+        );
     }
     // Validation report: JSON and Markdown, with the distribution test.
     let v = read_json(&p, "reports/validation.json");
     assert_eq!(v["passed"], true);
     assert_eq!(v["data"]["rows"], 3000);
     assert_eq!(v["distribution"]["columns"].as_array().unwrap().len(), 6);
-    assert!(std::fs::read_to_string(p.join("reports/validation.md")).unwrap().contains("PASSED"));
+    assert!(
+        std::fs::read_to_string(p.join("reports/validation.md"))
+            .unwrap()
+            .contains("PASSED")
+    );
     // The model: built-in format with its signature, no time stamp.
     let model = read_json(&p, "models/model.json");
     assert_eq!(model["format"], "slipway-model/1");
@@ -117,14 +133,23 @@ fn the_full_chain_runs_logs_training_and_scores() {
         .collect();
     assert_eq!(inputs, ["age", "income", "debt_ratio"]);
     // Training logged the loss per Newton step on the stage's run.
-    let run_id = outcome(&report, "train")["run_id"].as_str().unwrap().to_string();
+    let run_id = outcome(&report, "train")["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let ws = slipway_store::Workspace::open(p.path()).unwrap();
     use slipway_store::meta::MetadataStore;
     let loss = ws.meta().metric_history(&run_id, "train.loss").unwrap();
     assert!(loss.len() >= 3, "{loss:?}");
-    assert!(loss.windows(2).all(|w| w[1].step == w[0].step + 1 && w[1].value <= w[0].value));
+    assert!(
+        loss.windows(2)
+            .all(|w| w[1].step == w[0].step + 1 && w[1].value <= w[0].value)
+    );
     let params = ws.meta().params(&run_id).unwrap();
-    assert!(params.contains(&("model.learner".to_string(), "logistic".to_string())), "{params:?}");
+    assert!(
+        params.contains(&("model.learner".to_string(), "logistic".to_string())),
+        "{params:?}"
+    );
     // Evaluation: metrics, fairness, latency, holdout digest.
     let e: EvaluationReport =
         serde_json::from_value(read_json(&p, "reports/evaluation.json")).unwrap();
@@ -137,9 +162,19 @@ fn the_full_chain_runs_logs_training_and_scores() {
     assert_eq!(m["passed"], true, "{m}");
     let i = read_json(&p, "reports/infra-tests.json");
     assert_eq!(i["passed"], true, "{i}");
-    let reproducible = i["checks"].as_array().unwrap().iter().find(|c| c["id"] == "reproducible").unwrap();
+    let reproducible = i["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "reproducible")
+        .unwrap();
     assert_eq!(reproducible["passed"], true, "{i}");
-    assert!(i["skipped"][0].as_str().unwrap().contains("needs the model registry"));
+    assert!(
+        i["skipped"][0]
+            .as_str()
+            .unwrap()
+            .contains("needs the model registry")
+    );
 
     // The score: evidence per test, with the report digests.
     p.write("mltestscore.yaml", b"manual:\n  model-1: docs/review.md\n");
@@ -153,7 +188,9 @@ fn the_full_chain_runs_logs_training_and_scores() {
             .unwrap()
             .clone()
     };
-    for id in ["data-1", "model-5", "model-6", "model-7", "infra-1", "infra-2", "infra-3", "infra-4"] {
+    for id in [
+        "data-1", "model-5", "model-6", "model-7", "infra-1", "infra-2", "infra-3", "infra-4",
+    ] {
         assert_eq!(test(id)["status"], "automated_passing", "{id}: {score}");
         assert_eq!(test(id)["evidence"].as_str().unwrap().len(), 64);
     }
@@ -214,8 +251,14 @@ fn a_drifted_reference_fails_validation() {
     let out = p.slipway(&["run", "validate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("column `income`, expectation `psi`"), "{stderr}");
-    assert!(!stderr.contains("column `age`, expectation `psi`"), "{stderr}");
+    assert!(
+        stderr.contains("column `income`, expectation `psi`"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("column `age`, expectation `psi`"),
+        "{stderr}"
+    );
 }
 
 fn model_digest(p: &Project) -> String {
@@ -232,7 +275,10 @@ fn training_is_deterministic_and_its_models_score_identically() {
         let p = Project::new();
         p.write("data/train.csv", credit_csv(2000, 1, 0.0).as_bytes());
         p.write("data/holdout.csv", credit_csv(300, 3, 0.0).as_bytes());
-        p.write("slipway.yaml", trees.replace("SEED", &seed.to_string()).as_bytes());
+        p.write(
+            "slipway.yaml",
+            trees.replace("SEED", &seed.to_string()).as_bytes(),
+        );
         let (ok, _, stderr) = run_json(&p, &[]);
         assert!(ok, "{stderr}");
         p
@@ -241,7 +287,11 @@ fn training_is_deterministic_and_its_models_score_identically() {
     let b = make(5);
     let c = make(6);
     assert_eq!(model_digest(&a), model_digest(&b));
-    assert_ne!(model_digest(&a), model_digest(&c), "the seed drives the row sampling");
+    assert_ne!(
+        model_digest(&a),
+        model_digest(&c),
+        "the seed drives the row sampling"
+    );
     // Through the serving runtime, both models give the same numbers.
     let rows: Vec<Value> = credit_csv(300, 3, 0.0)
         .lines()
@@ -282,13 +332,27 @@ fn the_reproducibility_test_catches_a_stage_that_writes_a_time_stamp() {
     let (ok, report, stderr) = run_json(&p, &["--keep-going"]);
     assert!(!ok, "{stderr}");
     assert!(report.is_object(), "{stderr}");
-    assert_eq!(outcome(&report, "infra-tests")["outcome"], "failed", "{report}");
+    assert_eq!(
+        outcome(&report, "infra-tests")["outcome"],
+        "failed",
+        "{report}"
+    );
     let detail = outcome(&report, "infra-tests")["detail"].as_str().unwrap();
-    assert!(detail.contains("reproducible: different bytes: models/stamp.json"), "{detail}\n{stderr}");
+    assert!(
+        detail.contains("reproducible: different bytes: models/stamp.json"),
+        "{detail}\n{stderr}"
+    );
     // The deterministic trainer reproduces.
-    assert_eq!(outcome(&report, "infra-model")["outcome"], "ran", "{report}");
+    assert_eq!(
+        outcome(&report, "infra-model")["outcome"],
+        "ran",
+        "{report}"
+    );
     let r = read_json(&p, "reports/infra-model.json");
-    assert_eq!(r["reproduce"]["outputs"][0]["locked"], r["reproduce"]["outputs"][0]["rerun"]);
+    assert_eq!(
+        r["reproduce"]["outputs"][0]["locked"],
+        r["reproduce"]["outputs"][0]["rerun"]
+    );
 }
 
 #[test]
@@ -317,7 +381,8 @@ fn champion_and_challenger_on_different_holdouts_are_detected() {
     );
     let (ok, _, stderr) = run_json(&p, &[]);
     assert!(ok, "{stderr}");
-    let load = |rel: &str| -> EvaluationReport { serde_json::from_value(read_json(&p, rel)).unwrap() };
+    let load =
+        |rel: &str| -> EvaluationReport { serde_json::from_value(read_json(&p, rel)).unwrap() };
     let champion = load("reports/champion.json");
     let err = same_holdout(&champion, &load("reports/challenger.json")).unwrap_err();
     assert!(err.to_string().contains("data/holdout2.csv"), "{err}");
@@ -326,11 +391,17 @@ fn champion_and_challenger_on_different_holdouts_are_detected() {
 
 #[test]
 fn onnx_models_are_evaluated_too() {
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../slipway-serve/tests/fixtures");
-    let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures.join("onnx_expected.json")).unwrap()).unwrap();
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../slipway-serve/tests/fixtures");
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("onnx_expected.json")).unwrap(),
+    )
+    .unwrap();
     let p = Project::new();
-    p.write("models/logreg.onnx", &std::fs::read(fixtures.join("logreg.onnx")).unwrap());
+    p.write(
+        "models/logreg.onnx",
+        &std::fs::read(fixtures.join("logreg.onnx")).unwrap(),
+    );
     p.write(
         "models/logreg.onnx.signature.json",
         &std::fs::read(fixtures.join("logreg.onnx.signature.json")).unwrap(),
@@ -338,7 +409,12 @@ fn onnx_models_are_evaluated_too() {
     let mut csv = String::from("age,income,debt_ratio,tenure,score,label\n");
     let preds = expected["predictions"]["logreg"].as_array().unwrap();
     for (i, row) in expected["inputs"].as_array().unwrap().iter().enumerate() {
-        let v: Vec<String> = row.as_array().unwrap().iter().map(|x| x.to_string()).collect();
+        let v: Vec<String> = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
         // Labels: scikit-learn's decision, with every fifth row flipped.
         let mut label = u8::from(preds[i].as_f64().unwrap() >= 0.5);
         if i % 5 == 0 {
@@ -353,9 +429,14 @@ fn onnx_models_are_evaluated_too() {
     );
     let (ok, _, stderr) = run_json(&p, &[]);
     assert!(ok, "{stderr}");
-    let e: EvaluationReport = serde_json::from_value(read_json(&p, "reports/evaluation.json")).unwrap();
+    let e: EvaluationReport =
+        serde_json::from_value(read_json(&p, "reports/evaluation.json")).unwrap();
     assert_eq!(e.model.format, "onnx");
     // Four in five labels agree with the model's own decision.
-    assert!((e.metrics["accuracy"] - 0.8).abs() < 1e-12, "{:?}", e.metrics);
+    assert!(
+        (e.metrics["accuracy"] - 0.8).abs() < 1e-12,
+        "{:?}",
+        e.metrics
+    );
     assert!(e.latency.samples == 50 && e.latency.p50_ms > 0.0);
 }
