@@ -145,6 +145,15 @@ impl Builtin for TrainBuiltin {
         let fail = |e: &dyn std::fmt::Display| BuiltinFailure::new(e.to_string());
         let schema = file_schema(&data).map_err(|e| fail(&e))?;
         let exclude = args::list(with, "exclude")?.unwrap_or_default();
+        let columns_in_file: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
+        for e in &exclude {
+            if !columns_in_file.contains(&e) {
+                return Err(BuiltinFailure::new(format!(
+                    "argument 'exclude' names `{e}`, which is not a column of {data_rel}; columns are: {}",
+                    columns_in_file.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
         let features: Vec<String> = match args::list(with, "features")? {
             Some(f) => f,
             None => schema
