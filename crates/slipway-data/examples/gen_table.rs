@@ -2,7 +2,9 @@
 //! (feature j ~ Normal(μ_j, σ_j)) and a 0/1 `label` drawn from a logistic model of the
 //! features, as Parquet (Snappy) or CSV by the file's extension. Deterministic.
 //!
-//!     cargo run --release -p slipway-data --example gen_table -- OUT ROWS COLS [SHIFT]
+//!     cargo run --release -p slipway-data --example gen_table -- OUT ROWS COLS [SHIFT [SEED]]
+//!
+//! `SHIFT` moves `f00…f04` by that many standard deviations; `SEED` picks the sample.
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
@@ -33,7 +35,7 @@ impl Rng {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
-        eprintln!("usage: gen_table OUT ROWS COLS [SHIFT]");
+        eprintln!("usage: gen_table OUT ROWS COLS [SHIFT [SEED]]");
         std::process::exit(2);
     }
     let out = &args[1];
@@ -49,7 +51,8 @@ fn main() {
     let weights: Vec<f64> = (0..cols)
         .map(|j| if j % 3 == 0 { 0.8 } else { -0.3 })
         .collect();
-    let mut data = Rng(7 + shift.to_bits());
+    let seed: u64 = args.get(5).map(|s| s.parse().expect("SEED")).unwrap_or(7);
+    let mut data = Rng(seed);
     let batch_rows = 65_536;
     let mut fields: Vec<Field> = (0..cols)
         .map(|j| Field::new(format!("f{j:02}"), DataType::Float64, false))

@@ -181,8 +181,9 @@ impl Builtin for ValidateBuiltin {
             report.errors,
             report.warnings
         ));
+        // Warnings go to the log; errors are the failure message (which the log also gets).
         let lines = report.failure_lines();
-        for line in &lines {
+        for line in lines.iter().filter(|l| l.starts_with("warn:")) {
             out.say(line);
         }
         if report.passed {

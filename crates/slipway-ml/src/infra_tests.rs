@@ -171,6 +171,11 @@ impl Builtin for InfraTestsBuiltin {
             &(serde_json::to_string_pretty(&report).expect("plain") + "\n"),
         )?;
         for c in &checks {
+            if c.is_error() {
+                // Reported in the failure message.
+                out.metric(format!("infra_tests.{}", c.id), 0.0, 0);
+                continue;
+            }
             out.metric(
                 format!("infra_tests.{}", c.id),
                 f64::from(u8::from(c.passed)),

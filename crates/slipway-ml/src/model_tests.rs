@@ -367,6 +367,11 @@ impl Builtin for ModelTestsBuiltin {
         )?;
         let mut out = BuiltinOutput::default();
         for c in &checks {
+            if c.is_error() {
+                // Reported in the failure message.
+                out.metric(format!("model_tests.{}", c.id), 0.0, 0);
+                continue;
+            }
             out.metric(
                 format!("model_tests.{}", c.id),
                 f64::from(u8::from(c.passed)),

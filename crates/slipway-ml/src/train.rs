@@ -150,7 +150,11 @@ impl Builtin for TrainBuiltin {
             if !columns_in_file.contains(&e) {
                 return Err(BuiltinFailure::new(format!(
                     "argument 'exclude' names `{e}`, which is not a column of {data_rel}; columns are: {}",
-                    columns_in_file.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                    columns_in_file
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
         }
