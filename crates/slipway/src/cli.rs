@@ -47,6 +47,9 @@ pub enum Command {
     Status,
     /// Show the pipeline's stages and edges, marking stale stages.
     Dag(DagArgs),
+    /// Champion/challenger decision: promote only if the challenger beats the champion by more
+    /// than a margin and breaches no guardrail (exit 1 when the answer is "keep").
+    Gate(GateArgs),
     /// Delete objects that nothing references (no run, lock file or reference).
     Gc(GcArgs),
     /// Run the bundled example end to end in DIR (default: ./slipway-demo).
@@ -142,6 +145,38 @@ pub enum DagFormat {
     Mermaid,
     /// JSON.
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// The primary metric, measured on the same frozen holdout for both models.
+    #[arg(long, default_value = "auc")]
+    pub metric: String,
+    /// Whether a higher or a lower value of the metric is better.
+    #[arg(long, value_enum, default_value = "higher")]
+    pub better: Better,
+    /// The champion's (current Production model's) value of the metric.
+    #[arg(long, allow_hyphen_values = true)]
+    pub champion: f64,
+    /// The challenger's value of the metric.
+    #[arg(long, allow_hyphen_values = true)]
+    pub challenger: f64,
+    /// The margin the challenger must beat the champion by (strictly).
+    #[arg(long, default_value_t = 0.0)]
+    pub delta: f64,
+    /// A guardrail on the challenger: `name=value<=bound` or `name=value>=bound`
+    /// (e.g. `p99_latency_ms=180<=200`); repeatable.
+    #[arg(long = "guardrail", value_name = "NAME=VALUE<=BOUND")]
+    pub guardrails: Vec<String>,
+}
+
+/// Which direction of a metric is better.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Better {
+    /// Higher is better (AUC, accuracy).
+    Higher,
+    /// Lower is better (log loss, error).
+    Lower,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! One module per command group; each parses nothing (clap did), calls the library, presents.
 
 mod artifacts;
+mod gate;
 mod gc;
 mod init;
 mod pipeline;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Run(args) => pipeline::run(&ctx, args, cli.global.verbose),
         Command::Status => pipeline::status(&ctx),
         Command::Dag(args) => pipeline::dag(&ctx, args),
+        Command::Gate(args) => gate::run(&ctx, args),
         Command::Gc(args) => gc::run(&ctx, args),
         Command::Demo(args) => crate::demo::run(&ctx, args),
     }

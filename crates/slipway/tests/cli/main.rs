@@ -3,5 +3,6 @@
 
 mod artifacts;
 mod crash;
+mod gate;
 mod pipeline;
 mod util;
