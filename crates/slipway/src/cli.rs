@@ -50,6 +50,9 @@ pub enum Command {
     /// Champion/challenger decision: promote only if the challenger beats the champion by more
     /// than a margin and breaches no guardrail (exit 1 when the answer is "keep").
     Gate(GateArgs),
+    /// Monitoring: SLO breaches on a metric series, drift (PSI).
+    #[command(subcommand)]
+    Monitor(MonitorCommand),
     /// Delete objects that nothing references (no run, lock file or reference).
     Gc(GcArgs),
     /// Run the bundled example end to end in DIR (default: ./slipway-demo).
@@ -177,6 +180,29 @@ pub enum Better {
     Higher,
     /// Lower is better (log loss, error).
     Lower,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MonitorCommand {
+    /// Sustained-breach check of a daily metric: alert when N consecutive rolling means fall
+    /// below the floor (exit 1 when an alert fires).
+    Slo(SloArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SloArgs {
+    /// CSV with a header `day,value`, one row a day, in order.
+    #[arg(long, value_name = "FILE")]
+    pub series: PathBuf,
+    /// The floor the rolling mean must stay at or above.
+    #[arg(long, allow_hyphen_values = true)]
+    pub floor: f64,
+    /// Days in the rolling mean.
+    #[arg(long, default_value_t = 5)]
+    pub window: usize,
+    /// Consecutive smoothed days below the floor that fire the alert.
+    #[arg(long, default_value_t = 3)]
+    pub breaches: usize,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ mod artifacts;
 mod gate;
 mod gc;
 mod init;
+mod monitor;
 mod pipeline;
 
 use crate::Outcome;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Status => pipeline::status(&ctx),
         Command::Dag(args) => pipeline::dag(&ctx, args),
         Command::Gate(args) => gate::run(&ctx, args),
+        Command::Monitor(cmd) => monitor::run(&ctx, cmd),
         Command::Gc(args) => gc::run(&ctx, args),
         Command::Demo(args) => crate::demo::run(&ctx, args),
     }

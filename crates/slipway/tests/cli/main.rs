@@ -4,5 +4,6 @@
 mod artifacts;
 mod crash;
 mod gate;
+mod monitor;
 mod pipeline;
 mod util;
