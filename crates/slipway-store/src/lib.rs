@@ -5,6 +5,8 @@
 //!   unchanged files are not read again.
 //! - [`meta`]: the metadata store (`MetadataStore` trait; SQLite backend) with versioned migrations.
 //! - [`workspace`]: the `.slipway/` directory that holds both, and its configuration.
+//! - [`registry`]: the model registry (versions, slots, approvals, gate decisions, policy,
+//!   users and tokens) and the tamper-evident audit chain, on the metadata store.
 //! - [`gc`]: deleting objects nothing references.
 //!
 //! Stores never print: they return values and typed errors, and the CLI decides how to show them.
@@ -15,6 +17,7 @@ pub mod gc;
 pub mod hashing;
 pub mod meta;
 pub mod objects;
+pub mod registry;
 pub mod workspace;
 
 pub use error::StoreError;

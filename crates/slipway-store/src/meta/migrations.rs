@@ -2,7 +2,10 @@
 //! version reached is recorded in `schema_migrations`. Never edit a released migration: add one.
 
 /// `(version, name, SQL)`; versions are consecutive from 1.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", FOUNDATION)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "foundation", FOUNDATION),
+    (2, "registry", crate::registry::schema::REGISTRY),
+];
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> i64 {

@@ -98,7 +98,7 @@ impl SqliteStore {
         tx.commit().map_err(|e| db_error(&self.path, e))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a half-applied transaction (rusqlite rolls
         // back on drop), so a poisoned lock is safe to reuse.
         self.conn
@@ -106,7 +106,10 @@ impl SqliteStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> MetaResult<T>) -> MetaResult<T> {
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> MetaResult<T>,
+    ) -> MetaResult<T> {
         let mut conn = self.lock();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -116,7 +119,7 @@ impl SqliteStore {
         Ok(value)
     }
 
-    fn err(&self, e: rusqlite::Error) -> MetaError {
+    pub(crate) fn err(&self, e: rusqlite::Error) -> MetaError {
         db_error(&self.path, e)
     }
 
