@@ -32,6 +32,9 @@ pub struct GlobalArgs {
     /// Print more detail on stderr (-vv for debug logs).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Act as this user (default: $SLIPWAY_USER, else $USER). Roles come from `slipway users`.
+    #[arg(long = "as", global = true, env = "SLIPWAY_USER", value_name = "USER")]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +53,18 @@ pub enum Command {
     /// Champion/challenger decision: promote only if the challenger beats the champion by more
     /// than a margin and breaches no guardrail (exit 1 when the answer is "keep").
     Gate(GateArgs),
+    /// The model registry: register, approve, promote, roll back; what is live.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// The tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Who may do what: users and their roles.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// API tokens for the server (MLflow clients send them as MLFLOW_TRACKING_TOKEN).
+    #[command(subcommand)]
+    Tokens(TokensCommand),
     /// Monitoring: SLO breaches on a metric series, drift (PSI).
     #[command(subcommand)]
     Monitor(MonitorCommand),
@@ -180,6 +195,261 @@ pub enum Better {
     Higher,
     /// Lower is better (log loss, error).
     Lower,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// List registered models with their tier, owner, latest version and live slots.
+    List(ModelsListArgs),
+    /// A model (or one version) in detail: inventory, versions, stages, evidence.
+    Show(ModelRefArgs),
+    /// Register a new version of a model from a model file or directory (or a stored digest).
+    Register(RegisterArgs),
+    /// Change a model's inventory entry (owner, tier, intended use, limitations).
+    Update(UpdateModelArgs),
+    /// Sign off a version (validators; bound to its artifact, gate decision and the policy).
+    Approve(ApproveArgs),
+    /// Make a version Production in a slot (archives the previous one), if the policy allows.
+    Promote(PromoteArgs),
+    /// Re-point a slot at the previous Production version (or a named earlier one).
+    Rollback(RollbackArgs),
+    /// Move a version to Staging, Archived or None in a slot.
+    Stage(StageArgs),
+    /// Point an alias (e.g. `challenger`) at a version, or delete it.
+    Alias(AliasArgs),
+    /// Pin a version's deployment config (a file stored content-addressed).
+    PinConfig(PinConfigArgs),
+    /// What is live in a slot, now or at a past time.
+    Live(LiveArgs),
+    /// Every transition of a model: who, when, what, on what evidence, why.
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsListArgs {
+    /// Show the full inventory (intended use, limitations).
+    #[arg(long)]
+    pub inventory: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelRefArgs {
+    /// `NAME` or `NAME@VERSION`.
+    pub model: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// The model's name (created on first registration).
+    pub name: String,
+    /// The model file or directory to store, or the digest of one already stored.
+    #[arg(long)]
+    pub artifact: String,
+    /// The tracker run that produced it (its author, origin and commit become provenance).
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Risk tier for a new model: low, medium or high.
+    #[arg(long)]
+    pub tier: Option<String>,
+    /// Owner for a new model.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Intended use for a new model.
+    #[arg(long)]
+    pub intended_use: Option<String>,
+    /// Known limitations for a new model.
+    #[arg(long)]
+    pub limitations: Option<String>,
+    /// A description of this version.
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateModelArgs {
+    /// The model.
+    pub name: String,
+    /// New risk tier (validators and above).
+    #[arg(long)]
+    pub tier: Option<String>,
+    /// New owner.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// New intended use.
+    #[arg(long)]
+    pub intended_use: Option<String>,
+    /// New limitations.
+    #[arg(long)]
+    pub limitations: Option<String>,
+    /// New description.
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// `NAME@VERSION`.
+    #[arg(value_name = "NAME@VERSION")]
+    pub target: String,
+    /// Why, or what was checked.
+    #[arg(long)]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// `NAME@VERSION`.
+    #[arg(value_name = "NAME@VERSION")]
+    pub target: String,
+    /// The deployment slot.
+    #[arg(long, default_value = "default")]
+    pub slot: String,
+    /// Aliases to move to the version as part of the promotion (e.g. `champion`).
+    #[arg(long = "alias")]
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The model.
+    pub name: String,
+    /// The deployment slot.
+    #[arg(long, default_value = "default")]
+    pub slot: String,
+    /// An earlier Production version to return to (default: the previous one).
+    #[arg(long)]
+    pub to: Option<u64>,
+    /// Why (required: it goes into the history and the audit trail).
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    /// `NAME@VERSION`.
+    #[arg(value_name = "NAME@VERSION")]
+    pub target: String,
+    /// Staging, Archived or None.
+    #[arg(long)]
+    pub to: String,
+    /// The deployment slot.
+    #[arg(long, default_value = "default")]
+    pub slot: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AliasArgs {
+    /// The model.
+    pub name: String,
+    /// The alias.
+    pub alias: String,
+    /// The version to point it at (omit with --delete).
+    #[arg(value_name = "VERSION")]
+    pub number: Option<u64>,
+    /// Delete the alias.
+    #[arg(long, conflicts_with = "number")]
+    pub delete: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PinConfigArgs {
+    /// `NAME@VERSION`.
+    #[arg(value_name = "NAME@VERSION")]
+    pub target: String,
+    /// The deployment config file.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// The model.
+    pub name: String,
+    /// The deployment slot.
+    #[arg(long, default_value = "default")]
+    pub slot: String,
+    /// A past time: epoch ms or UTC like 2026-11-26T08:30:00Z.
+    #[arg(long)]
+    pub as_of: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The model.
+    pub name: String,
+    /// Only this slot.
+    #[arg(long)]
+    pub slot: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print audit entries in order.
+    Log(AuditLogArgs),
+    /// Verify the chain end to end (exit 1 naming the first bad entry).
+    Verify,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditLogArgs {
+    /// Only entries after this sequence number.
+    #[arg(long, default_value_t = 0)]
+    pub after: u64,
+    /// At most this many entries.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user (the first user must be yourself, as admin).
+    Add(UserAddArgs),
+    /// List users.
+    List,
+    /// Change a user's role.
+    SetRole(UserAddArgs),
+    /// Disable a user (their tokens stop working).
+    Disable(UserNameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// User name.
+    pub name: String,
+    /// viewer, contributor, validator, deployer or admin.
+    #[arg(long)]
+    pub role: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UserNameArgs {
+    /// User name.
+    pub name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a token (printed once; store it safely).
+    Create(TokenCreateArgs),
+    /// List tokens (without secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke(TokenIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// Whose token (default: you).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// What it is for.
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenIdArgs {
+    /// The token's id (the part after `slw_`).
+    pub id: String,
 }
 
 #[derive(Debug, Subcommand)]

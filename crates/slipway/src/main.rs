@@ -6,6 +6,7 @@ mod commands;
 mod demo;
 mod output;
 mod progress;
+mod timefmt;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -350,7 +350,11 @@ impl MetadataStore for SqliteStore {
     fn referenced_digests(&self) -> MetaResult<BTreeSet<Digest>> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare("SELECT digest FROM run_io UNION SELECT digest FROM refs")
+            .prepare(
+                "SELECT digest FROM run_io UNION SELECT digest FROM refs
+                 UNION SELECT artifact FROM model_versions
+                 UNION SELECT deployment_config FROM model_versions WHERE deployment_config IS NOT NULL",
+            )
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| parse_digest(r.get(0)?))

@@ -103,7 +103,36 @@ impl SqliteStore {
             ],
         )
         .map_err(|e| meta(self, e))?;
+        self.write_audit_head(entry.seq, &hash);
         Ok(SealedEntry { entry, hash })
+    }
+
+    /// The file beside the database that anchors the audit chain's head (sequence and hash), so
+    /// that deleting the newest entries in the database alone is detected.
+    pub fn audit_head_path(&self) -> std::path::PathBuf {
+        let mut name = self.path().as_os_str().to_owned();
+        name.push(".audit-head");
+        std::path::PathBuf::from(name)
+    }
+
+    /// The recorded head, if any: (sequence, hash).
+    pub fn audit_head(&self) -> Option<(u64, Digest)> {
+        let text = std::fs::read_to_string(self.audit_head_path()).ok()?;
+        let (seq, hash) = text.trim().split_once(' ')?;
+        Some((seq.parse().ok()?, hash.parse().ok()?))
+    }
+
+    fn write_audit_head(&self, seq: u64, hash: &Digest) {
+        // Never move the head backwards (another process may have appended since).
+        if self.audit_head().is_some_and(|(head, _)| head >= seq) {
+            return;
+        }
+        let path = self.audit_head_path();
+        let temp = path.with_extension("audit-head.tmp");
+        // Best effort: a head that could not be written only weakens tail-truncation detection
+        // (the chain itself still verifies every entry).
+        let _ = std::fs::write(&temp, format!("{seq} {hash}\n"))
+            .and_then(|_| std::fs::rename(&temp, &path));
     }
 
     fn load_model(&self, conn: &rusqlite::Connection, name: &str) -> RegResult<RegisteredModel> {

@@ -1,9 +1,12 @@
 //! One module per command group; each parses nothing (clap did), calls the library, presents.
 
+mod access;
 mod artifacts;
+mod audit;
 mod gate;
 mod gc;
 mod init;
+mod models;
 mod monitor;
 mod pipeline;
 
@@ -21,6 +24,8 @@ pub struct Context {
     pub messages: Messages,
     /// Progress bars allowed (not quiet, not JSON).
     pub progress: bool,
+    /// `--as USER` (or $SLIPWAY_USER).
+    pub user: Option<String>,
 }
 
 impl Context {
@@ -38,6 +43,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             enabled: !cli.global.quiet,
         },
         progress: !cli.global.quiet && !cli.global.json,
+        user: cli.global.user.clone(),
     };
     match cli.command {
         Command::Init => init::run(&ctx),
@@ -46,6 +52,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Status => pipeline::status(&ctx),
         Command::Dag(args) => pipeline::dag(&ctx, args),
         Command::Gate(args) => gate::run(&ctx, args),
+        Command::Models(cmd) => models::run(&ctx, cmd),
+        Command::Audit(cmd) => audit::run(&ctx, cmd),
+        Command::Users(cmd) => access::users(&ctx, cmd),
+        Command::Tokens(cmd) => access::tokens(&ctx, cmd),
         Command::Monitor(cmd) => monitor::run(&ctx, cmd),
         Command::Gc(args) => gc::run(&ctx, args),
         Command::Demo(args) => crate::demo::run(&ctx, args),

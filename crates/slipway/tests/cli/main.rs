@@ -4,6 +4,7 @@
 mod artifacts;
 mod crash;
 mod gate;
+mod models;
 mod monitor;
 mod pipeline;
 mod util;
