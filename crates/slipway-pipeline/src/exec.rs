@@ -183,6 +183,7 @@ struct Ctx<'a> {
     cancel: &'a AtomicBool,
     logs: PathBuf,
     in_git: OnceLock<bool>,
+    ignorer: crate::gitignore::Ignorer,
     would_change: Mutex<HashSet<StageId>>,
     commands_run: AtomicUsize,
     on_event: &'a (dyn Fn(Event) + Sync),
@@ -225,6 +226,7 @@ pub fn run_pipeline(
         cancel,
         logs,
         in_git: OnceLock::new(),
+        ignorer: crate::gitignore::Ignorer::default(),
         would_change: Mutex::new(HashSet::new()),
         commands_run: AtomicUsize::new(0),
         on_event,
@@ -665,7 +667,7 @@ fn execute(
         ctx.observer.set(path, Some(*state));
         let cached = stage.outputs().any(|o| &o.path == path && o.cache);
         if cached && *ctx.in_git.get_or_init(|| git::is_repo(root)) {
-            crate::gitignore::ignore(root, path);
+            ctx.ignorer.ignore(root, path);
         }
     }
     Ok(StageOutcome::Ran {

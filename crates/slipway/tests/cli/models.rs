@@ -187,9 +187,7 @@ fn tokens_are_shown_once_and_can_be_revoked() {
 
 fn sql(p: &Project, statement: &str) {
     let db = p.join(".slipway/metadata.db");
-    let script = format!(
-        "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute(sys.argv[2])\nc.commit()\n"
-    );
+    let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute(sys.argv[2])\nc.commit()\n";
     let status = Command::new("python3")
         .arg("-c")
         .arg(script)
