@@ -61,7 +61,11 @@ impl SqliteStore {
         // killed (kill -9) and the database is never corrupted; only an OS crash or power loss
         // can roll back the last commits (never half of one). Commits then cost no fsync; the
         // WAL is synced at checkpoints.
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+        // Checkpoints (which fsync) run every 4,000 pages (16 MiB of WAL) rather than 1,000, so
+        // fewer than 1 in 100 commits pays for one: that keeps p99 latencies flat.
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 4000;",
+        )
             .map_err(|e| db_error(&self.path, e))
     }
 

@@ -119,20 +119,29 @@ impl SqliteStore {
     pub fn audit_head(&self) -> Option<(u64, Digest)> {
         let text = std::fs::read_to_string(self.audit_head_path()).ok()?;
         let (seq, hash) = text.trim().split_once(' ')?;
+        let seq = seq.trim_start_matches('0');
+        let seq = if seq.is_empty() { "0" } else { seq };
         Some((seq.parse().ok()?, hash.parse().ok()?))
     }
 
     fn write_audit_head(&self, seq: u64, hash: &Digest) {
+        use std::os::unix::fs::FileExt;
         // Never move the head backwards (another process may have appended since).
         if self.audit_head().is_some_and(|(head, _)| head >= seq) {
             return;
         }
-        let path = self.audit_head_path();
-        let temp = path.with_extension("audit-head.tmp");
+        // A fixed-width record rewritten in place: no new file per entry (creating files is
+        // what costs most here), and an 86-byte write within one page is never torn.
+        let record = format!("{seq:020} {hash}\n");
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.audit_head_path())
+            .and_then(|f| f.write_all_at(record.as_bytes(), 0));
         // Best effort: a head that could not be written only weakens tail-truncation detection
         // (the chain itself still verifies every entry).
-        let _ = std::fs::write(&temp, format!("{seq} {hash}\n"))
-            .and_then(|_| std::fs::rename(&temp, &path));
+        let _ = written;
     }
 
     fn load_model(&self, conn: &rusqlite::Connection, name: &str) -> RegResult<RegisteredModel> {
@@ -275,6 +284,19 @@ impl SqliteStore {
         model: &str,
         slot: &str,
     ) -> RegResult<SlotState> {
+        self.load_slot_state_for(conn, model, slot, None)
+    }
+
+    /// The slot's state with all versions or, for a transition, only the versions it can touch:
+    /// the request's target, the current Production, the rollback stack and the aliases' targets
+    /// (so a promotion costs the same with 10 versions or 10,000).
+    fn load_slot_state_for(
+        &self,
+        conn: &rusqlite::Connection,
+        model: &str,
+        slot: &str,
+        target: Option<u64>,
+    ) -> RegResult<SlotState> {
         let info = self.load_model(conn, model)?;
         let mut state = SlotState::new(
             ModelInfo {
@@ -300,16 +322,6 @@ impl SqliteStore {
                 stages.insert(v, s);
             }
         }
-        for record in self.load_versions(conn, model, None)? {
-            let stage = stages.get(&record.number()).copied().unwrap_or(Stage::None);
-            state.versions.insert(
-                record.number(),
-                VersionEntry {
-                    version: record.version,
-                    stage,
-                },
-            );
-        }
         let stack: Option<String> = conn
             .query_row(
                 "SELECT rollback_stack FROM slots WHERE model = ?1 AND slot = ?2",
@@ -322,6 +334,37 @@ impl SqliteStore {
             state.rollback_stack = serde_json::from_str(&stack).map_err(|e| {
                 RegistryError::Invalid(format!("rollback stack of {model}/{slot}: {e}"))
             })?;
+        }
+        let records = match target {
+            None => self.load_versions(conn, model, None)?,
+            Some(target) => {
+                // A default rollback returns to the entry below the top of the stack.
+                let mut wanted: std::collections::BTreeSet<u64> =
+                    state.rollback_stack.iter().rev().take(2).copied().collect();
+                wanted.insert(target);
+                wanted.extend(
+                    stages
+                        .iter()
+                        .filter(|(_, s)| **s == Stage::Production)
+                        .map(|(v, _)| *v),
+                );
+                wanted.extend(info.aliases.iter().map(|(_, v)| *v));
+                let mut records = Vec::with_capacity(wanted.len());
+                for v in wanted {
+                    records.extend(self.load_versions(conn, model, Some(v))?);
+                }
+                records
+            }
+        };
+        for record in records {
+            let stage = stages.get(&record.number()).copied().unwrap_or(Stage::None);
+            state.versions.insert(
+                record.number(),
+                VersionEntry {
+                    version: record.version,
+                    stage,
+                },
+            );
         }
         state.aliases = info.aliases.into_iter().collect();
         Ok(state)
@@ -965,14 +1008,19 @@ impl RegistryStore for SqliteStore {
         request: &Request,
     ) -> RegResult<TransitionOutcome> {
         name_ok("slot", slot)?;
+        let touched = match &request.action {
+            Action::Stage { version, .. }
+            | Action::Promote { version, .. }
+            | Action::SetAlias { version, .. } => Some(*version),
+            Action::Rollback { to, .. } => *to,
+            Action::DeleteAlias { .. } => None,
+        };
         self.reg_write(|tx| {
-            let state = self.load_slot_state(tx, model, slot)?;
+            let state = self.load_slot_state_for(tx, model, slot, Some(touched.unwrap_or(0)))?;
             let policy = self.load_policy(tx)?;
             let target = match &request.action {
-                Action::Stage { version, .. }
-                | Action::Promote { version, .. }
-                | Action::SetAlias { version, .. } => Some(*version),
-                _ => None,
+                Action::Rollback { .. } => None,
+                _ => touched,
             };
             let evidence = match target {
                 Some(v) => self.evidence(tx, model, v, &state)?,
