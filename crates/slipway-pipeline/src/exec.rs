@@ -439,10 +439,7 @@ fn evaluate_and_run(
         match restore(ctx, &hit) {
             Ok(outputs) => {
                 let lock_entry = LockEntry::new(stage, key, &observed.deps, &outputs)?;
-                ctx.writer
-                    .lock()
-                    .expect("lock writer")
-                    .record(&stage.name, lock_entry)?;
+                record_lock(ctx, &stage.name, lock_entry)?;
                 return Ok(StageOutcome::Restored {
                     run_id: hit.run_id,
                     reason,
@@ -640,10 +637,7 @@ fn execute(
         log: log_digest,
     })?;
     let lock_entry = LockEntry::new(stage, key, deps, &outputs)?;
-    ctx.writer
-        .lock()
-        .expect("lock writer")
-        .record(&stage.name, lock_entry)?;
+    record_lock(ctx, &stage.name, lock_entry)?;
     if stage.outputs().all(|o| o.cache) && !stage.always_changed && !stage.is_callback() {
         let entry = RunCacheEntry {
             stage: stage.name.clone(),
@@ -674,6 +668,17 @@ fn execute(
         run_id: run.id,
         reason,
     })
+}
+
+/// Appends a lock entry to the journal and makes it durable (the fsync happens outside the
+/// writer's lock, so parallel stages do not queue behind each other's syncs).
+fn record_lock(ctx: &Ctx<'_>, stage: &str, entry: LockEntry) -> Result<(), PipelineError> {
+    let (journal, path) = {
+        let mut writer = ctx.writer.lock().expect("lock writer");
+        let journal = writer.record(stage, entry)?;
+        (journal, writer.journal_path().to_path_buf())
+    };
+    crate::lockfile::sync(&journal, &path)
 }
 
 /// Stage names may contain `@` and `.`; keep log file names plain.
