@@ -19,6 +19,7 @@ pub mod monitor;
 pub mod pipeline;
 pub mod registry;
 pub mod relpath;
+pub mod timefmt;
 pub mod tracking;
 
 pub use artifact::{ArtifactKind, ArtifactRef};

@@ -15,6 +15,7 @@
 pub mod error;
 pub mod gc;
 pub mod hashing;
+pub mod lineage;
 pub mod meta;
 pub mod objects;
 pub mod registry;

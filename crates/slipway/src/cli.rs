@@ -56,6 +56,8 @@ pub enum Command {
     /// The model registry: register, approve, promote, roll back; what is live.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Where a model version, run or file came from (or, with --forward, what it feeds).
+    Lineage(LineageArgs),
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -379,6 +381,18 @@ pub struct HistoryArgs {
     /// Only this slot.
     #[arg(long)]
     pub slot: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LineageArgs {
+    /// `NAME@VERSION`, a run id, a path in the project, or a digest (prefix) / reference.
+    pub target: String,
+    /// Forward: every run, model version and live slot downstream of a file or digest.
+    #[arg(long)]
+    pub forward: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DagFormat,
 }
 
 #[derive(Debug, Subcommand)]

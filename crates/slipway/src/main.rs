@@ -6,7 +6,6 @@ mod commands;
 mod demo;
 mod output;
 mod progress;
-mod timefmt;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -94,6 +94,12 @@ pub trait RegistryStore: Send + Sync {
     fn version(&self, model: &str, version: u64) -> RegResult<VersionRecord>;
     /// Every version of a model, newest first.
     fn versions(&self, model: &str) -> RegResult<Vec<VersionRecord>>;
+    /// Versions (of any model) whose artifact is this digest or that a run produced: lineage.
+    fn versions_from(
+        &self,
+        artifact: Option<&Digest>,
+        run_id: Option<&str>,
+    ) -> RegResult<Vec<VersionRecord>>;
     /// Changes a version's description, pinned deployment config or ML Test Score.
     fn update_version(
         &self,

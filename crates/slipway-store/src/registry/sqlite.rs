@@ -882,6 +882,30 @@ impl RegistryStore for SqliteStore {
         self.load_version(&self.lock(), model, version)
     }
 
+    fn versions_from(
+        &self,
+        artifact: Option<&Digest>,
+        run_id: Option<&str>,
+    ) -> RegResult<Vec<VersionRecord>> {
+        let conn = self.lock();
+        let keys: Vec<(String, i64)> = conn
+            .prepare_cached(
+                "SELECT model, version FROM model_versions
+                 WHERE (?1 IS NOT NULL AND artifact = ?1) OR (?2 IS NOT NULL AND run_id = ?2)
+                 ORDER BY model, version",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![artifact.map(|d| d.to_hex()), run_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect()
+            })
+            .map_err(|e| meta(self, e))?;
+        keys.iter()
+            .map(|(m, v)| self.load_version(&conn, m, *v as u64))
+            .collect()
+    }
+
     fn versions(&self, model: &str) -> RegResult<Vec<VersionRecord>> {
         let conn = self.lock();
         self.load_model(&conn, model)?;

@@ -4,9 +4,9 @@ use super::Context;
 use crate::Outcome;
 use crate::cli::{TokensCommand, UsersCommand};
 use crate::output::{print_json, print_line, table};
-use crate::timefmt::utc;
 use anyhow::{Result, bail};
 use slipway_core::registry::{Actor, Role};
+use slipway_core::timefmt::utc;
 use slipway_store::Workspace;
 use slipway_store::registry::RegistryStore;
 

@@ -4,8 +4,8 @@ use super::Context;
 use crate::Outcome;
 use crate::cli::{AuditCommand, AuditLogArgs};
 use crate::output::{print_json, print_line, table};
-use crate::timefmt::utc;
 use anyhow::Result;
+use slipway_core::timefmt::utc;
 use slipway_store::registry::RegistryStore;
 
 pub fn run(ctx: &Context, cmd: AuditCommand) -> Result<Outcome> {

@@ -6,6 +6,7 @@ mod audit;
 mod gate;
 mod gc;
 mod init;
+mod lineage;
 mod models;
 mod monitor;
 mod pipeline;
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Dag(args) => pipeline::dag(&ctx, args),
         Command::Gate(args) => gate::run(&ctx, args),
         Command::Models(cmd) => models::run(&ctx, cmd),
+        Command::Lineage(args) => lineage::run(&ctx, args),
         Command::Audit(cmd) => audit::run(&ctx, cmd),
         Command::Users(cmd) => access::users(&ctx, cmd),
         Command::Tokens(cmd) => access::tokens(&ctx, cmd),

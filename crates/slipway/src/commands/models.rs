@@ -5,10 +5,10 @@ use super::access::actor;
 use crate::Outcome;
 use crate::cli::*;
 use crate::output::{print_json, print_line, table};
-use crate::timefmt::{parse as parse_time, utc};
 use anyhow::{Context as _, Result, anyhow, bail};
 use slipway_core::ArtifactKind;
 use slipway_core::registry::{Action, Components, Request, RiskTier, Stage};
+use slipway_core::timefmt::{parse as parse_time, utc};
 use slipway_store::objects::ObjectStore;
 use slipway_store::registry::{
     ModelUpdate, NewModel, NewVersion, RegistryError, RegistryStore, VersionRecord, VersionUpdate,

@@ -1,4 +1,5 @@
-//! Times for people: milliseconds since the epoch to `2026-11-26 08:41:07Z` and back.
+//! Times for people: milliseconds since the epoch to `2026-11-26 08:41:07Z` and back. Pure
+//! calendar arithmetic (the time itself is always passed in).
 
 /// Formats epoch milliseconds as UTC `YYYY-MM-DD HH:MM:SSZ`.
 pub fn utc(ms: i64) -> String {
