@@ -12,6 +12,7 @@
 pub mod artifact;
 pub mod audit;
 pub mod digest;
+pub mod document;
 pub mod gate;
 pub mod manifest;
 pub mod mltestscore;

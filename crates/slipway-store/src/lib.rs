@@ -14,6 +14,7 @@
 
 pub mod error;
 pub mod gc;
+pub mod governance;
 pub mod hashing;
 pub mod lineage;
 pub mod meta;

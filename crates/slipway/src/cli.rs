@@ -58,6 +58,11 @@ pub enum Command {
     Models(ModelsCommand),
     /// Where a model version, run or file came from (or, with --forward, what it feeds).
     Lineage(LineageArgs),
+    /// The model card of a version (Markdown or HTML), generated from recorded evidence.
+    Card(CardArgs),
+    /// Export a version's evidence (card, gate decision, approvals, history, lineage, audit
+    /// entries) into a directory with a manifest of digests.
+    Evidence(EvidenceArgs),
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -393,6 +398,38 @@ pub struct LineageArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: DagFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CardArgs {
+    /// `NAME@VERSION`.
+    #[arg(value_name = "NAME@VERSION")]
+    pub target: String,
+    /// markdown or html.
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: CardFormat,
+    /// Write to this file instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Formats of generated documents.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CardFormat {
+    /// GitHub-flavoured Markdown.
+    Markdown,
+    /// A standalone HTML page.
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    /// `NAME@VERSION`.
+    #[arg(value_name = "NAME@VERSION")]
+    pub target: String,
+    /// Directory to write (default: evidence-NAME-VERSION).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

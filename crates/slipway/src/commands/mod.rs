@@ -5,6 +5,7 @@ mod artifacts;
 mod audit;
 mod gate;
 mod gc;
+mod governance;
 mod init;
 mod lineage;
 mod models;
@@ -55,6 +56,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Gate(args) => gate::run(&ctx, args),
         Command::Models(cmd) => models::run(&ctx, cmd),
         Command::Lineage(args) => lineage::run(&ctx, args),
+        Command::Card(args) => governance::card(&ctx, args),
+        Command::Evidence(args) => governance::evidence(&ctx, args),
         Command::Audit(cmd) => audit::run(&ctx, cmd),
         Command::Users(cmd) => access::users(&ctx, cmd),
         Command::Tokens(cmd) => access::tokens(&ctx, cmd),

@@ -4,6 +4,7 @@
 mod artifacts;
 mod crash;
 mod gate;
+mod governance;
 mod lineage;
 mod models;
 mod monitor;
