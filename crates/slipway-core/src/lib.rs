@@ -13,6 +13,7 @@ pub mod artifact;
 pub mod digest;
 pub mod manifest;
 pub mod relpath;
+pub mod search;
 pub mod tracking;
 
 pub use artifact::{ArtifactKind, ArtifactRef};
