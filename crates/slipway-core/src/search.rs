@@ -145,7 +145,13 @@ pub struct Clause {
 
 impl fmt::Display for Clause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.`{}` {} ", self.entity.as_str(), self.key, self.op.as_str())?;
+        write!(
+            f,
+            "{}.`{}` {} ",
+            self.entity.as_str(),
+            self.key,
+            self.op.as_str()
+        )?;
         match &self.value {
             Literal::Str(s) => write!(f, "'{s}'"),
             Literal::Num(n) => write!(f, "{n}"),
@@ -203,7 +209,9 @@ pub enum SearchError {
         reason: String,
     },
     /// A page token was not produced by this server.
-    #[error("invalid page token `{0}`; pass back the next_page_token of a previous response unchanged")]
+    #[error(
+        "invalid page token `{0}`; pass back the next_page_token of a previous response unchanged"
+    )]
     PageToken(String),
 }
 
@@ -293,7 +301,10 @@ impl Vocabulary {
             .find(|(alias, _)| *alias == key)
             .map(|(_, canonical)| *canonical)
             .unwrap_or(key);
-        self.attributes.iter().find(|(name, _)| *name == key).copied()
+        self.attributes
+            .iter()
+            .find(|(name, _)| *name == key)
+            .copied()
     }
 
     fn attribute_names(&self) -> String {
@@ -422,10 +433,7 @@ fn check_clause(clause: &mut Clause, vocabulary: &Vocabulary) -> Result<(), Sear
                 } else {
                     "=, !=, LIKE, ILIKE, IN or NOT IN"
                 };
-                return Err(refuse(
-                    clause,
-                    format!("text is compared with {accepted}"),
-                ));
+                return Err(refuse(clause, format!("text is compared with {accepted}")));
             }
             let list_op = matches!(clause.op, Comparator::In | Comparator::NotIn);
             match (&clause.value, list_op) {
@@ -547,7 +555,12 @@ impl OrderBy {
         let (entity, mut key) = match parser.next() {
             Some(Token::Ident { entity, key }) => (entity, key),
             Some(Token::Word(w)) => (Entity::Attribute, w),
-            Some(other) => return Err(refuse(format!("expected a key, found {}", other.describe()))),
+            Some(other) => {
+                return Err(refuse(format!(
+                    "expected a key, found {}",
+                    other.describe()
+                )));
+            }
             None => return Err(refuse("empty order_by clause".into())),
         };
         let ascending = match parser.next() {
@@ -562,7 +575,10 @@ impl OrderBy {
             }
         };
         if let Some(extra) = parser.next() {
-            return Err(refuse(format!("unexpected {} at the end", extra.describe())));
+            return Err(refuse(format!(
+                "unexpected {} at the end",
+                extra.describe()
+            )));
         }
         if !vocabulary.entities.contains(&entity) || entity == Entity::Dataset {
             return Err(refuse(format!("cannot order by `{}`", entity.as_str())));
@@ -608,7 +624,10 @@ impl PageToken {
         let bad = || SearchError::PageToken(text.chars().take(64).collect());
         let bytes = base64_decode(text).ok_or_else(bad)?;
         let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-        let offset = value.get("offset").and_then(|v| v.as_u64()).ok_or_else(bad)?;
+        let offset = value
+            .get("offset")
+            .and_then(|v| v.as_u64())
+            .ok_or_else(bad)?;
         Ok(PageToken { offset })
     }
 }
@@ -657,7 +676,10 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 #[derive(Clone, Debug, PartialEq)]
 enum Token {
     /// `prefix.key` (with the key possibly quoted) or a backtick-quoted bare key.
-    Ident { entity: Entity, key: String },
+    Ident {
+        entity: Entity,
+        key: String,
+    },
     /// A bare word: a keyword (`AND`, `IN`, `LIKE`, ...) or an unprefixed attribute name.
     Word(String),
     /// A single- or double-quoted string.
@@ -741,7 +763,9 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
             }
             c if c.is_ascii_digit()
                 || ((c == '-' || c == '+' || c == '.')
-                    && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit() || *d == '.')) =>
+                    && chars
+                        .get(i + 1)
+                        .is_some_and(|d| d.is_ascii_digit() || *d == '.')) =>
             {
                 let start = i;
                 i += 1;
@@ -819,7 +843,9 @@ fn quoted(chars: &[char], start: usize) -> Result<(String, usize), String> {
         out.push(chars[i]);
         i += 1;
     }
-    Err(format!("unterminated {quote}quoted{quote} text starting at position {start}"))
+    Err(format!(
+        "unterminated {quote}quoted{quote} text starting at position {start}"
+    ))
 }
 
 struct Parser {
@@ -877,10 +903,7 @@ impl Parser {
                 ));
             }
             None => {
-                return Err(format!(
-                    "expected a value after `{key} {}`",
-                    op.as_str()
-                ));
+                return Err(format!("expected a value after `{key} {}`", op.as_str()));
             }
         };
         Ok(Clause {
@@ -1036,7 +1059,11 @@ mod tests {
     #[test]
     fn in_memory_matching() {
         let row = Row(vec![
-            (Entity::Attribute, "name", FieldValue::Str("Fraud-Model".into())),
+            (
+                Entity::Attribute,
+                "name",
+                FieldValue::Str("Fraud-Model".into()),
+            ),
             (Entity::Tag, "team", FieldValue::Str("risk".into())),
             (Entity::Attribute, "creation_time", FieldValue::Num(100.0)),
         ]);

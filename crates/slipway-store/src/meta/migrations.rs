@@ -2,7 +2,8 @@
 //! version reached is recorded in `schema_migrations`. Never edit a released migration: add one.
 
 /// `(version, name, SQL)`; versions are consecutive from 1.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", FOUNDATION)];
+pub const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "foundation", FOUNDATION), (2, "tracker", TRACKER)];
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> i64 {
@@ -100,4 +101,135 @@ CREATE TABLE run_io (
     PRIMARY KEY (run_id, role, path)
 ) WITHOUT ROWID;
 CREATE INDEX run_io_by_digest ON run_io(digest);
+"#;
+
+/// The experiment tracker: MLflow's default experiment, experiment tags, run soft-delete time,
+/// metric series (append-only points plus each series' latest value, so search never scans
+/// points), datasets, logged models, and the artifact index.
+const TRACKER: &str = r#"
+INSERT OR IGNORE INTO experiments (id, name, created_ms, updated_ms)
+VALUES (0, 'Default', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER),
+                      CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+
+CREATE TABLE experiment_tags (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    key           TEXT NOT NULL,
+    value         TEXT NOT NULL,
+    PRIMARY KEY (experiment_id, key)
+) WITHOUT ROWID;
+
+ALTER TABLE runs ADD COLUMN deleted_ms INTEGER;
+
+-- One row per (run, metric key). `points` is the next sequence number; the latest point (by
+-- step, then timestamp, then sequence) is kept here so filters and ordering on metrics read one
+-- row per run.
+CREATE TABLE metric_series (
+    id          INTEGER PRIMARY KEY,
+    run_id      TEXT NOT NULL REFERENCES runs(id),
+    key         TEXT NOT NULL,
+    points      INTEGER NOT NULL,
+    last_step   INTEGER NOT NULL,
+    last_ts     INTEGER NOT NULL,
+    last_seq    INTEGER NOT NULL,
+    last_value  REAL,
+    last_is_nan INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (run_id, key)
+);
+CREATE INDEX metric_series_by_key ON metric_series(key, last_value);
+
+-- Points are appended in sequence order and never updated, so a series is one contiguous range
+-- of the primary key. (No foreign key on `series`: rows are only ever inserted by the code
+-- that created the series in the same transaction, and the check would cost a lookup per point.)
+CREATE TABLE metric_points (
+    series       INTEGER NOT NULL,
+    seq          INTEGER NOT NULL,
+    step         INTEGER NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    value        REAL,
+    is_nan       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (series, seq)
+) WITHOUT ROWID;
+
+INSERT INTO metric_series (run_id, key, points, last_step, last_ts, last_seq, last_value, last_is_nan)
+SELECT run_id, key, COUNT(*), 0, 0, 0, NULL, 0 FROM metrics GROUP BY run_id, key;
+INSERT INTO metric_points (series, seq, step, timestamp_ms, value, is_nan)
+SELECT s.id,
+       ROW_NUMBER() OVER (PARTITION BY m.run_id, m.key ORDER BY m.step, m.timestamp_ms, m.seq) - 1,
+       m.step, m.timestamp_ms, m.value, m.is_nan
+FROM metrics m JOIN metric_series s ON s.run_id = m.run_id AND s.key = m.key;
+UPDATE metric_series SET (last_step, last_ts, last_seq, last_value, last_is_nan) =
+    (SELECT step, timestamp_ms, seq, value, is_nan FROM metric_points p
+     WHERE p.series = metric_series.id ORDER BY step DESC, timestamp_ms DESC, seq DESC LIMIT 1);
+DROP TABLE metrics;
+
+CREATE TABLE datasets (
+    id            INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    name          TEXT NOT NULL,
+    digest        TEXT NOT NULL,
+    source_type   TEXT NOT NULL,
+    source        TEXT NOT NULL,
+    schema        TEXT,
+    profile       TEXT,
+    UNIQUE (experiment_id, name, digest)
+);
+
+CREATE TABLE run_datasets (
+    run_id     TEXT NOT NULL REFERENCES runs(id),
+    dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+    tags       TEXT NOT NULL,
+    PRIMARY KEY (run_id, dataset_id)
+) WITHOUT ROWID;
+
+CREATE TABLE run_models (
+    run_id   TEXT NOT NULL REFERENCES runs(id),
+    role     TEXT NOT NULL CHECK (role IN ('input', 'output')),
+    model_id TEXT NOT NULL,
+    step     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, role, model_id)
+) WITHOUT ROWID;
+
+CREATE TABLE logged_models (
+    id            TEXT PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    name          TEXT NOT NULL,
+    source_run_id TEXT,
+    model_type    TEXT,
+    status        TEXT NOT NULL,
+    created_ms    INTEGER NOT NULL,
+    updated_ms    INTEGER NOT NULL,
+    lifecycle     TEXT NOT NULL DEFAULT 'active' CHECK (lifecycle IN ('active', 'deleted'))
+);
+CREATE INDEX logged_models_by_experiment ON logged_models(experiment_id, created_ms DESC);
+
+CREATE TABLE logged_model_tags (
+    model_id TEXT NOT NULL REFERENCES logged_models(id),
+    key      TEXT NOT NULL,
+    value    TEXT NOT NULL,
+    PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+
+CREATE TABLE logged_model_params (
+    model_id TEXT NOT NULL REFERENCES logged_models(id),
+    key      TEXT NOT NULL,
+    value    TEXT NOT NULL,
+    PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+
+-- The artifact index: a path under the artifact root names stored bytes. Replaced and deleted
+-- entries move to the history, whose digests stay gc roots: nothing logged is lost.
+CREATE TABLE artifact_files (
+    path       TEXT PRIMARY KEY,
+    digest     TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE artifact_file_history (
+    id       INTEGER PRIMARY KEY,
+    path     TEXT NOT NULL,
+    digest   TEXT NOT NULL,
+    size     INTEGER NOT NULL,
+    replaced_ms INTEGER NOT NULL
+);
 "#;

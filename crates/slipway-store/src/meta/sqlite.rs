@@ -1,5 +1,8 @@
 //! The embedded metadata backend: one SQLite file in WAL mode.
 
+mod search;
+mod tracker;
+
 use super::migrations::{MIGRATIONS, latest_version};
 use super::*;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -209,20 +212,6 @@ fn artifact_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ArtifactRecord
     })
 }
 
-fn metric_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MetricPoint> {
-    let is_nan: i64 = row.get(4)?;
-    Ok(MetricPoint {
-        key: row.get(0)?,
-        value: if is_nan != 0 {
-            f64::NAN
-        } else {
-            row.get::<_, Option<f64>>(1)?.unwrap_or(f64::NAN)
-        },
-        timestamp_ms: row.get(2)?,
-        step: row.get(3)?,
-    })
-}
-
 fn run_io_from_row(role: String, path: String, digest: String) -> rusqlite::Result<RunIo> {
     Ok(RunIo {
         digest: parse_digest(digest)?,
@@ -343,7 +332,8 @@ impl MetadataStore for SqliteStore {
     fn referenced_digests(&self) -> MetaResult<BTreeSet<Digest>> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare("SELECT digest FROM run_io UNION SELECT digest FROM refs")
+            .prepare("SELECT digest FROM run_io UNION SELECT digest FROM refs
+                 UNION SELECT digest FROM artifact_files UNION SELECT digest FROM artifact_file_history")
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| parse_digest(r.get(0)?))
@@ -399,37 +389,8 @@ impl MetadataStore for SqliteStore {
     }
 
     fn create_experiment(&self, name: &str, at_ms: i64) -> MetaResult<Experiment> {
-        if name.trim().is_empty() {
-            return Err(MetaError::Invalid(
-                "experiment name must not be empty".into(),
-            ));
-        }
-        self.write(|tx| {
-            let exists: Option<i64> = tx
-                .query_row("SELECT id FROM experiments WHERE name = ?1", [name], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(|e| self.err(e))?;
-            if exists.is_some() {
-                return Err(MetaError::AlreadyExists {
-                    what: "experiment",
-                    id: name.to_string(),
-                });
-            }
-            tx.execute(
-                "INSERT INTO experiments (name, created_ms, updated_ms) VALUES (?1, ?2, ?2)",
-                params![name, at_ms],
-            )
-            .map_err(|e| self.err(e))?;
-            Ok(Experiment {
-                id: tx.last_insert_rowid(),
-                name: name.to_string(),
-                lifecycle: "active".into(),
-                created_ms: at_ms,
-                updated_ms: at_ms,
-            })
-        })
+        let id = self.write(|tx| self.create_experiment_tx(tx, name, at_ms))?;
+        self.experiment(id)
     }
 
     fn experiment(&self, id: i64) -> MetaResult<Experiment> {
@@ -473,36 +434,7 @@ impl MetadataStore for SqliteStore {
     }
 
     fn create_run(&self, run: &NewRun) -> MetaResult<Run> {
-        let id = uuid::Uuid::now_v7().simple().to_string();
-        self.write(|tx| {
-            let exists: Option<i64> = tx
-                .query_row("SELECT 1 FROM experiments WHERE id = ?1", [run.experiment_id], |r| r.get(0))
-                .optional()
-                .map_err(|e| self.err(e))?;
-            if exists.is_none() {
-                return Err(MetaError::NotFound {
-                    what: "experiment",
-                    id: run.experiment_id.to_string(),
-                });
-            }
-            tx.execute(
-                "INSERT INTO runs (id, experiment_id, name, origin, status, start_ms, user_name, git_commit, git_dirty)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    id,
-                    run.experiment_id,
-                    run.name,
-                    run.origin.as_str(),
-                    run.status.as_str(),
-                    run.start_ms,
-                    run.user,
-                    run.git_commit,
-                    run.git_dirty.map(i64::from)
-                ],
-            )
-            .map_err(|e| self.err(e))?;
-            Ok(())
-        })?;
+        let id = self.write(|tx| self.create_run_tx(tx, run))?;
         self.run(&id)
     }
 
@@ -560,36 +492,8 @@ impl MetadataStore for SqliteStore {
 
     fn log_params(&self, run_id: &str, params: &[(String, String)]) -> MetaResult<()> {
         self.write(|tx| {
-            self.require_run(tx, run_id)?;
-            for (key, value) in params {
-                let old: Option<String> = tx
-                    .query_row(
-                        "SELECT value FROM params WHERE run_id = ?1 AND key = ?2",
-                        [run_id, key],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(|e| self.err(e))?;
-                match old {
-                    Some(old) if &old == value => {}
-                    Some(old) => {
-                        return Err(MetaError::ParamConflict {
-                            run_id: run_id.to_string(),
-                            key: key.clone(),
-                            old,
-                            new: value.clone(),
-                        });
-                    }
-                    None => {
-                        tx.execute(
-                            "INSERT INTO params (run_id, key, value) VALUES (?1, ?2, ?3)",
-                            [run_id, key, value],
-                        )
-                        .map_err(|e| self.err(e))?;
-                    }
-                }
-            }
-            Ok(())
+            self.require_active_run(tx, run_id)?;
+            self.log_params_tx(tx, run_id, params)
         })
     }
 
@@ -608,60 +512,21 @@ impl MetadataStore for SqliteStore {
 
     fn log_metrics(&self, run_id: &str, points: &[MetricPoint]) -> MetaResult<()> {
         self.write(|tx| {
-            self.require_run(tx, run_id)?;
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO metrics (run_id, key, step, timestamp_ms, seq, value, is_nan)
-                     VALUES (?1, ?2, ?3, ?4,
-                        (SELECT COALESCE(MAX(seq) + 1, 0) FROM metrics
-                         WHERE run_id = ?1 AND key = ?2 AND step = ?3 AND timestamp_ms = ?4), ?5, ?6)",
-                )
-                .map_err(|e| self.err(e))?;
-            for p in points {
-                if p.key.is_empty() {
-                    return Err(MetaError::Invalid("metric key must not be empty".into()));
-                }
-                let (value, nan) = if p.value.is_nan() { (None, 1) } else { (Some(p.value), 0) };
-                stmt.execute(params![run_id, p.key, p.step, p.timestamp_ms, value, nan])
-                    .map_err(|e| self.err(e))?;
-            }
-            Ok(())
+            self.require_active_run(tx, run_id)?;
+            self.log_metrics_tx(tx, run_id, points)
         })
     }
 
     fn metric_history(&self, run_id: &str, key: &str) -> MetaResult<Vec<MetricPoint>> {
         let conn = self.lock();
         self.require_run(&conn, run_id)?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT key, value, timestamp_ms, step, is_nan FROM metrics
-                 WHERE run_id = ?1 AND key = ?2 ORDER BY step, timestamp_ms, seq",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([run_id, key], metric_from_row)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.err(e))
+        self.metric_history_conn(&conn, run_id, key)
     }
 
     fn latest_metrics(&self, run_id: &str) -> MetaResult<Vec<MetricPoint>> {
         let conn = self.lock();
         self.require_run(&conn, run_id)?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT key, value, timestamp_ms, step, is_nan FROM (
-                    SELECT key, value, timestamp_ms, step, is_nan,
-                           ROW_NUMBER() OVER (PARTITION BY key ORDER BY step DESC, timestamp_ms DESC, seq DESC) AS rn
-                    FROM metrics WHERE run_id = ?1)
-                 WHERE rn = 1 ORDER BY key",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([run_id], metric_from_row)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.err(e))
+        self.latest_metrics_conn(&conn, run_id)
     }
 
     fn set_tag(&self, run_id: &str, key: &str, value: &str, at_ms: i64) -> MetaResult<()> {
@@ -669,43 +534,15 @@ impl MetadataStore for SqliteStore {
             return Err(MetaError::Invalid("tag key must not be empty".into()));
         }
         self.write(|tx| {
-            self.require_run(tx, run_id)?;
-            tx.execute(
-                "INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(run_id, key) DO UPDATE SET value = excluded.value",
-                [run_id, key, value],
-            )
-            .map_err(|e| self.err(e))?;
-            tx.execute(
-                "INSERT INTO tag_history (run_id, key, value, at_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![run_id, key, value, at_ms],
-            )
-            .map_err(|e| self.err(e))?;
-            Ok(())
+            self.require_active_run(tx, run_id)?;
+            self.set_tag_tx(tx, run_id, key, value, at_ms)
         })
     }
 
     fn delete_tag(&self, run_id: &str, key: &str, at_ms: i64) -> MetaResult<()> {
         self.write(|tx| {
-            self.require_run(tx, run_id)?;
-            let n = tx
-                .execute(
-                    "DELETE FROM tags WHERE run_id = ?1 AND key = ?2",
-                    [run_id, key],
-                )
-                .map_err(|e| self.err(e))?;
-            if n == 0 {
-                return Err(MetaError::NotFound {
-                    what: "tag",
-                    id: format!("{key} (run {run_id})"),
-                });
-            }
-            tx.execute(
-                "INSERT INTO tag_history (run_id, key, value, at_ms) VALUES (?1, ?2, NULL, ?3)",
-                params![run_id, key, at_ms],
-            )
-            .map_err(|e| self.err(e))?;
-            Ok(())
+            self.require_active_run(tx, run_id)?;
+            self.delete_tag_tx(tx, run_id, key, at_ms)
         })
     }
 
@@ -784,6 +621,38 @@ impl MetadataStore for SqliteStore {
             .map_err(|e| self.err(e))
     }
 
+    fn apply(&self, ops: &[WriteOp]) -> MetaResult<Vec<MetaResult<WriteOutcome>>> {
+        self.apply_ops(ops)
+    }
+
+    fn experiment_tags(&self, id: i64) -> MetaResult<Vec<(String, String)>> {
+        self.experiment_tags_conn(&self.lock(), id)
+    }
+
+    fn search_runs(&self, query: &RunQuery) -> MetaResult<Vec<String>> {
+        self.search_runs_conn(&self.lock(), query)
+    }
+
+    fn run_details(&self, run_ids: &[String]) -> MetaResult<Vec<RunDetail>> {
+        self.run_details_conn(&self.lock(), run_ids)
+    }
+
+    fn artifact_files(&self, path: &str) -> MetaResult<Vec<ArtifactFile>> {
+        self.artifact_files_tx(&self.lock(), path)
+    }
+
+    fn artifact_file(&self, path: &str) -> MetaResult<Option<ArtifactFile>> {
+        self.artifact_file_tx(&self.lock(), path)
+    }
+
+    fn logged_model(&self, id: &str) -> MetaResult<LoggedModel> {
+        self.logged_model_tx(&self.lock(), id)
+    }
+
+    fn logged_models(&self, experiment_ids: &[i64]) -> MetaResult<Vec<LoggedModel>> {
+        self.logged_models_conn(&self.lock(), experiment_ids)
+    }
+
     fn integrity_check(&self) -> MetaResult<()> {
         let result: String = self
             .lock()
@@ -837,6 +706,52 @@ mod tests {
         let s = SqliteStore::open(&path).unwrap();
         assert!(s.experiment_by_name("kept").unwrap().is_some());
         assert_eq!(s.schema_version().unwrap(), latest_version());
+    }
+
+    #[test]
+    fn version_1_metrics_are_migrated_into_series() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metadata.db");
+        {
+            // A database as the foundation release left it, with metric points in `metrics`.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0].2).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms INTEGER NOT NULL);
+                 INSERT INTO schema_migrations VALUES (1, 'foundation', 0);
+                 INSERT INTO experiments (id, name, created_ms, updated_ms) VALUES (1, 'old', 0, 0);
+                 INSERT INTO runs (id, experiment_id, name, origin, status, start_ms, user_name)
+                   VALUES ('r1', 1, 'r', 'pipeline', 'FINISHED', 0, 'u');
+                 INSERT INTO metrics VALUES ('r1', 'loss', 2, 20, 0, 0.2, 0);
+                 INSERT INTO metrics VALUES ('r1', 'loss', 1, 10, 0, 0.5, 0);
+                 INSERT INTO metrics VALUES ('r1', 'loss', 1, 10, 1, 0.4, 0);
+                 INSERT INTO metrics VALUES ('r1', 'acc', 0, 5, 0, NULL, 1);",
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        let values: Vec<f64> = s
+            .metric_history("r1", "loss")
+            .unwrap()
+            .iter()
+            .map(|p| p.value)
+            .collect();
+        assert_eq!(values, [0.5, 0.4, 0.2]);
+        let latest = s.latest_metrics("r1").unwrap();
+        assert!(latest[0].value.is_nan(), "acc was NaN");
+        assert_eq!((latest[1].value, latest[1].step), (0.2, 2));
+        assert_eq!(s.experiment(0).unwrap().name, "Default");
+        s.log_metrics(
+            "r1",
+            &[MetricPoint {
+                key: "loss".into(),
+                value: 0.1,
+                timestamp_ms: 30,
+                step: 3,
+            }],
+        )
+        .unwrap();
+        assert_eq!(s.metric_history("r1", "loss").unwrap().len(), 4);
     }
 
     #[test]
