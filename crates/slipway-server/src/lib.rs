@@ -88,6 +88,7 @@ pub async fn serve(
     workspace: Workspace,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
     check_bind(config.addr, config.insecure)?;
     let (state, writer) = AppState::open(workspace, config.limits)?;
@@ -99,6 +100,7 @@ pub async fn serve(
         })?;
     let local = listener.local_addr().map_err(ServerError::Serve)?;
     tracing::info!(address = %local, "Tracker listening.");
+    on_ready(local);
     use axum::serve::ListenerExt;
     let listener = listener.tap_io(|tcp| {
         if let Err(e) = tcp.set_nodelay(true) {
@@ -113,6 +115,21 @@ pub async fn serve(
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
     tracing::info!("Tracker stopped.");
     served.map_err(ServerError::Serve)
+}
+
+/// Runs [`serve`] on a new multi-threaded runtime until SIGINT or SIGTERM.
+pub fn run_blocking(
+    workspace: Workspace,
+    config: ServerConfig,
+    on_ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServerError> {
+    check_bind(config.addr, config.insecure)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("slipway-server")
+        .build()
+        .map_err(ServerError::Serve)?;
+    runtime.block_on(serve(workspace, config, shutdown_signal(), on_ready))
 }
 
 /// Resolves when SIGINT (Ctrl-C) or SIGTERM arrives.

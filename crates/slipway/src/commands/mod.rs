@@ -3,6 +3,8 @@
 mod artifacts;
 mod gc;
 mod init;
+mod runs;
+mod server;
 
 use crate::Outcome;
 use crate::cli::{Cli, Command};
@@ -41,5 +43,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Artifacts(cmd) => artifacts::run(&ctx, cmd),
         Command::Gc(args) => gc::run(&ctx, args),
         Command::Demo(args) => crate::demo::run(&ctx, args),
+        Command::Server(args) => server::run(&ctx, args),
+        Command::Runs(args) => runs::run(&ctx, args),
     }
 }
