@@ -62,7 +62,9 @@ fn print_page(ctx: &Context, page: &RunPage) -> Result<Outcome> {
         print_json(&serde_json::to_value(page)?)?;
         return Ok(Outcome::Ok);
     }
-    let mut t = table(&["RUN", "NAME", "EXP", "ORIGIN", "STATUS", "STARTED", "METRICS"]);
+    let mut t = table(&[
+        "RUN", "NAME", "EXP", "ORIGIN", "STATUS", "STARTED", "METRICS",
+    ]);
     for r in &page.runs {
         t.add_row(vec![
             r.id.clone(),
@@ -210,7 +212,11 @@ fn print_run(run: &RunView) -> Result<()> {
 
 fn print_comparison(c: &Comparison) -> Result<()> {
     let mut header = vec!["".to_string()];
-    header.extend(c.runs.iter().map(|r| format!("{} ({})", r.name, &r.id[..8])));
+    header.extend(
+        c.runs
+            .iter()
+            .map(|r| format!("{} ({})", r.name, &r.id[..8])),
+    );
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut t = table(&header);
     for p in &c.params {
