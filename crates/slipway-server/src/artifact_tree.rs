@@ -10,7 +10,7 @@ use axum::body::{Body, Bytes};
 use slipway_core::tracking::IoRole;
 use slipway_core::{Digest, RelPath};
 use slipway_store::meta::MetadataStore;
-use slipway_store::{ObjectStore, Workspace};
+use slipway_store::Workspace;
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -204,42 +204,43 @@ fn pipeline_outputs(
 /// Bytes per chunk when streaming objects out.
 const CHUNK: usize = 1 << 20;
 
-/// A streamed response body with the verified bytes of an object.
+/// A streamed response body with the verified bytes of an object, in one pass.
 ///
-/// The object is re-hashed before its first byte is sent (a corrupt object is refused, never
-/// served), then read in 1 MiB chunks by a blocking task that stays at most a few chunks ahead
-/// of the socket.
-pub async fn object_body(
-    workspace: std::sync::Arc<Workspace>,
-    digest: Digest,
-) -> Result<Body, ApiError> {
+/// A blocking task reads 1 MiB chunks through the store's verifying reader, staying at most a
+/// few chunks ahead of the socket, and always holds back the chunk it read last until the next
+/// read: the final chunk is sent only after end-of-file, which the reader reports only when the
+/// whole object hashed to its address. A corrupt object therefore ends in an aborted response
+/// (the client sees a failed, short transfer), never in a complete one.
+pub async fn object_body(workspace: std::sync::Arc<Workspace>, digest: Digest) -> Result<Body, ApiError> {
     let ws = std::sync::Arc::clone(&workspace);
-    let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, ApiError> {
-        ws.objects().verify(&digest)?;
-        let path = ws.objects().object_path(&digest);
-        std::fs::File::open(&path)
-            .map_err(|e| ApiError::Internal(format!("cannot open object {digest}: {e}")))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("read task failed: {e}")))??;
+    let reader = tokio::task::spawn_blocking(move || ws.objects().open_verifying(&digest))
+        .await
+        .map_err(|e| ApiError::Internal(format!("read task failed: {e}")))??;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::task::spawn_blocking(move || {
-        let mut file = file;
+        let mut reader = reader;
+        let mut held: Option<Bytes> = None;
         loop {
             let mut buffer = vec![0u8; CHUNK];
-            match file.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => {
-                    buffer.truncate(n);
-                    if sender.blocking_send(Ok(Bytes::from(buffer))).is_err() {
-                        break; // the client went away
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            let n = match read_full(&mut reader, &mut buffer) {
+                Ok(n) => n,
                 Err(e) => {
+                    tracing::error!(%digest, error = %e, "Refusing to finish serving an object.");
                     let _ = sender.blocking_send(Err(e));
-                    break;
+                    return;
                 }
+            };
+            if n == 0 {
+                if let Some(last) = held.take() {
+                    let _ = sender.blocking_send(Ok(last));
+                }
+                return;
+            }
+            buffer.truncate(n);
+            if let Some(previous) = held.replace(Bytes::from(buffer))
+                && sender.blocking_send(Ok(previous)).is_err()
+            {
+                return; // the client went away
             }
         }
     });
@@ -247,6 +248,20 @@ pub async fn object_body(
         receiver.recv().await.map(|item| (item, receiver))
     });
     Ok(Body::from_stream(stream))
+}
+
+/// Reads until `buffer` is full or the end; 0 means end-of-file (verified).
+fn read_full(reader: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// A `Read` over chunks arriving from the network, so the object store's streaming put can

@@ -953,3 +953,26 @@ async fn native_api_shows_pipeline_and_adhoc_runs() {
         .await;
     assert_eq!((s.as_u16(), bytes), (200, b"x,y\n1,2\n".to_vec()));
 }
+
+#[tokio::test]
+async fn corrupt_artifact_is_never_served_whole() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = harness();
+    let run = h.new_run("0").await;
+    let uri = format!("/api/2.0/mlflow-artifacts/artifacts/0/{run}/artifacts/data.bin");
+    let payload = vec![42u8; 1_000_000];
+    let (s, _) = h.raw(Method::PUT, &uri, payload.clone()).await;
+    assert_eq!(s, 200);
+    let (_, intact) = h.raw(Method::GET, &uri, vec![]).await;
+    assert_eq!(intact, payload);
+    let ws = h.workspace();
+    let path = ws.objects().object_path(&slipway_core::Digest::of(&payload));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[999_990] ^= 0xff; // damage the end
+    std::fs::write(&path, bytes).unwrap();
+    let request = Request::builder().uri(&uri).body(Body::empty()).unwrap();
+    let response = h.app.clone().oneshot(request).await.unwrap();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await;
+    assert!(body.is_err(), "a corrupt object must end in an aborted body, not a complete one");
+}

@@ -113,6 +113,27 @@ impl LocalObjectStore {
         &self.tmp
     }
 
+    /// Opens an object for streaming out in one pass: the reader hashes what it reads and, at
+    /// the end, fails instead of reporting end-of-file when the bytes do not hash to the
+    /// object's address. A consumer that holds back the last chunk it read until it sees
+    /// end-of-file therefore never passes on a corrupt object whole (invariant 2), without
+    /// reading the object twice.
+    pub fn open_verifying(&self, digest: &Digest) -> Result<VerifyingReader> {
+        let path = self.object_path(digest);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing(*digest));
+            }
+            Err(e) => return Err(StoreError::io("open", path, e)),
+        };
+        Ok(VerifyingReader {
+            file,
+            hasher: blake3::Hasher::new(),
+            digest: *digest,
+        })
+    }
+
     fn temp_path(&self, dir: &Path) -> PathBuf {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         dir.join(format!(".slipway-tmp-{}-{n}", std::process::id()))
@@ -172,6 +193,33 @@ impl LocalObjectStore {
     }
 
     fn fill_temp(&self, reader: &mut dyn Read, file: File, temp: &Path) -> Result<(Digest, u64)> {
+        // For large objects, a helper thread starts writing back what is already written (an
+        // fdatasync every WRITEBACK_EVERY bytes), so the disk works while bytes still arrive and
+        // the final fsync only waits for the tail. It never replaces that final fsync.
+        let (nudge, nudges) = std::sync::mpsc::sync_channel::<()>(1);
+        let writeback = file.try_clone().ok().map(|clone| {
+            std::thread::spawn(move || {
+                while nudges.recv().is_ok() {
+                    let _ = clone.sync_data();
+                }
+            })
+        });
+        let result = self.fill_temp_inner(reader, file, temp, &nudge);
+        drop(nudge);
+        if let Some(handle) = writeback {
+            let _ = handle.join();
+        }
+        result
+    }
+
+    fn fill_temp_inner(
+        &self,
+        reader: &mut dyn Read,
+        file: File,
+        temp: &Path,
+        nudge: &std::sync::mpsc::SyncSender<()>,
+    ) -> Result<(Digest, u64)> {
+        const WRITEBACK_EVERY: u64 = 64 << 20;
         let mut sink = self.wrap_sink(file);
         let mut hasher = blake3::Hasher::new();
         let mut buffer = vec![0u8; BUFFER_SIZE];
@@ -186,6 +234,10 @@ impl LocalObjectStore {
             hasher.update(&buffer[..n]);
             sink.write_all(&buffer[..n])
                 .map_err(|e| StoreError::io("write", temp, e))?;
+            if (size + n as u64) / WRITEBACK_EVERY != size / WRITEBACK_EVERY {
+                // Busy syncing already: skip this nudge rather than wait.
+                let _ = nudge.try_send(());
+            }
             size += n as u64;
         }
         let file = sink
@@ -217,6 +269,36 @@ impl LocalObjectStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::Missing(*digest)),
             Err(e) => Err(StoreError::io("read", path, e)),
         }
+    }
+}
+
+/// An object's bytes, hashed as they are read; see [`LocalObjectStore::open_verifying`].
+#[derive(Debug)]
+pub struct VerifyingReader {
+    file: File,
+    hasher: blake3::Hasher,
+    digest: Digest,
+}
+
+impl Read for VerifyingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if n > 0 || buf.is_empty() {
+            self.hasher.update(&buf[..n]);
+            return Ok(n);
+        }
+        let actual: Digest = self.hasher.finalize().into();
+        if actual != self.digest {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                StoreError::Corrupt {
+                    digest: self.digest,
+                    actual,
+                }
+                .to_string(),
+            ));
+        }
+        Ok(0)
     }
 }
 
@@ -555,6 +637,35 @@ mod tests {
         // The work-tree copy is independent: editing it never touches the store.
         fs::write(&dest, b"changed").unwrap();
         s.verify(&put.digest).unwrap();
+    }
+
+    #[test]
+    fn verifying_reader_fails_at_the_end_on_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let put = s.put_bytes(&vec![5u8; 3 << 20]).unwrap();
+        let mut out = Vec::new();
+        s.open_verifying(&put.digest)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out.len(), 3 << 20);
+        let path = s.object_path(&put.digest);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[100] ^= 1;
+        fs::write(&path, bytes).unwrap();
+        let err = s
+            .open_verifying(&put.digest)
+            .unwrap()
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("corrupt"), "{err}");
+        assert!(matches!(
+            s.open_verifying(&Digest::of(b"absent")),
+            Err(StoreError::Missing(_))
+        ));
     }
 
     #[test]

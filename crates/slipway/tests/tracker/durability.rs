@@ -54,7 +54,7 @@ fn acknowledged_writes_survive_kill_9() {
                         Some((200, _)) => steps.lock().unwrap().push(step),
                         _ => break, // the server is gone
                     }
-                    if i % 10 == 0 {
+                    if i.is_multiple_of(10) {
                         let key = format!("p{step}");
                         let param = json!({"run_id": run_id, "key": key, "value": "v"});
                         match post(&agent, &url, "runs/log-parameter", &param) {
