@@ -137,29 +137,33 @@ CREATE TABLE metric_series (
 );
 CREATE INDEX metric_series_by_key ON metric_series(key, last_value);
 
--- Points are appended in sequence order and never updated, so a series is one contiguous range
--- of the primary key. (No foreign key on `series`: rows are only ever inserted by the code
--- that created the series in the same transaction, and the check would cost a lookup per point.)
-CREATE TABLE metric_points (
+-- Points are appended in chunks and never updated: one row holds the points one call logged for
+-- one key, numbered from `first_seq`. A single point uses the scalar columns (`value` NULL means
+-- NaN); a chunk of several packs them into `packed` as 24-byte little-endian records
+-- (step i64, timestamp i64, value f64 bits, NaN included), so a 1,000-point batch is one row
+-- per key instead of 1,000. A series is one contiguous range of the primary key. No foreign key
+-- on `series`: rows are only written by the code that created the series, in one transaction.
+CREATE TABLE metric_chunks (
     series       INTEGER NOT NULL,
-    seq          INTEGER NOT NULL,
-    step         INTEGER NOT NULL,
-    timestamp_ms INTEGER NOT NULL,
+    first_seq    INTEGER NOT NULL,
+    count        INTEGER NOT NULL,
+    step         INTEGER,
+    timestamp_ms INTEGER,
     value        REAL,
-    is_nan       INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (series, seq)
+    packed       BLOB,
+    PRIMARY KEY (series, first_seq)
 ) WITHOUT ROWID;
 
 INSERT INTO metric_series (run_id, key, points, last_step, last_ts, last_seq, last_value, last_is_nan)
 SELECT run_id, key, COUNT(*), 0, 0, 0, NULL, 0 FROM metrics GROUP BY run_id, key;
-INSERT INTO metric_points (series, seq, step, timestamp_ms, value, is_nan)
+INSERT INTO metric_chunks (series, first_seq, count, step, timestamp_ms, value)
 SELECT s.id,
        ROW_NUMBER() OVER (PARTITION BY m.run_id, m.key ORDER BY m.step, m.timestamp_ms, m.seq) - 1,
-       m.step, m.timestamp_ms, m.value, m.is_nan
+       1, m.step, m.timestamp_ms, CASE WHEN m.is_nan != 0 THEN NULL ELSE m.value END
 FROM metrics m JOIN metric_series s ON s.run_id = m.run_id AND s.key = m.key;
 UPDATE metric_series SET (last_step, last_ts, last_seq, last_value, last_is_nan) =
-    (SELECT step, timestamp_ms, seq, value, is_nan FROM metric_points p
-     WHERE p.series = metric_series.id ORDER BY step DESC, timestamp_ms DESC, seq DESC LIMIT 1);
+    (SELECT step, timestamp_ms, first_seq, value, value IS NULL FROM metric_chunks c
+     WHERE c.series = metric_series.id ORDER BY step DESC, timestamp_ms DESC, first_seq DESC LIMIT 1);
 DROP TABLE metrics;
 
 CREATE TABLE datasets (

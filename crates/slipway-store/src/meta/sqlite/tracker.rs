@@ -455,8 +455,8 @@ impl SqliteStore {
             .map_err(|e| self.err(e))?;
         let mut insert = tx
             .prepare_cached(
-                "INSERT INTO metric_points (series, seq, step, timestamp_ms, value, is_nan)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO metric_chunks (series, first_seq, count, step, timestamp_ms, value, packed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .map_err(|e| self.err(e))?;
         let mut update = tx
@@ -480,18 +480,8 @@ impl SqliteStore {
                 }
             };
             let mut last: Option<&MetricPoint> = None;
-            for p in list {
-                let (value, nan) = stored_value(p.value);
-                insert
-                    .execute(params![
-                        series,
-                        next_seq,
-                        p.step,
-                        p.timestamp_ms,
-                        value,
-                        nan
-                    ])
-                    .map_err(|e| self.err(e))?;
+            let first_seq = next_seq;
+            for p in &list {
                 // The newest sequence number wins ties, so "latest" is (step, timestamp, seq).
                 if (p.step, p.timestamp_ms) >= (last_step, last_ts) {
                     (last_step, last_ts, last_seq) = (p.step, p.timestamp_ms, next_seq);
@@ -499,12 +489,54 @@ impl SqliteStore {
                 }
                 next_seq += 1;
             }
+            // One row per chunk of at most CHUNK_POINTS points (see the schema).
+            let mut seq = first_seq;
+            for chunk in list.chunks(CHUNK_POINTS) {
+                if let [p] = chunk {
+                    insert
+                        .execute(params![
+                            series,
+                            seq,
+                            1,
+                            p.step,
+                            p.timestamp_ms,
+                            stored_value(p.value),
+                            None::<Vec<u8>>
+                        ])
+                        .map_err(|e| self.err(e))?;
+                } else {
+                    let mut packed = Vec::with_capacity(chunk.len() * POINT_BYTES);
+                    for p in chunk {
+                        packed.extend_from_slice(&p.step.to_le_bytes());
+                        packed.extend_from_slice(&p.timestamp_ms.to_le_bytes());
+                        packed.extend_from_slice(&p.value.to_bits().to_le_bytes());
+                    }
+                    insert
+                        .execute(params![
+                            series,
+                            seq,
+                            chunk.len() as i64,
+                            None::<i64>,
+                            None::<i64>,
+                            None::<f64>,
+                            packed
+                        ])
+                        .map_err(|e| self.err(e))?;
+                }
+                seq += chunk.len() as i64;
+            }
             match last {
                 Some(p) => {
-                    let (value, nan) = stored_value(p.value);
+                    let value = stored_value(p.value);
                     update
                         .execute(params![
-                            series, next_seq, last_step, last_ts, last_seq, value, nan
+                            series,
+                            next_seq,
+                            last_step,
+                            last_ts,
+                            last_seq,
+                            value,
+                            value.is_none()
                         ])
                         .map_err(|e| self.err(e))?;
                 }
@@ -936,17 +968,49 @@ impl SqliteStore {
     ) -> MetaResult<Vec<MetricPoint>> {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT p.value, p.timestamp_ms, p.step, p.is_nan FROM metric_series s
-                 JOIN metric_points p ON p.series = s.id
-                 WHERE s.run_id = ?1 AND s.key = ?2 ORDER BY p.seq",
+                "SELECT c.count, c.step, c.timestamp_ms, c.value, c.packed FROM metric_series s
+                 JOIN metric_chunks c ON c.series = s.id
+                 WHERE s.run_id = ?1 AND s.key = ?2 ORDER BY c.first_seq",
             )
             .map_err(|e| self.err(e))?;
         let mut rows = stmt.query([run_id, key]).map_err(|e| self.err(e))?;
         let mut points = Vec::new();
+        let point = |step, timestamp_ms, value| MetricPoint {
+            key: key.to_string(),
+            value,
+            timestamp_ms,
+            step,
+        };
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let mut point = metric_row(r, 0).map_err(|e| self.err(e))?;
-            point.key = key.to_string();
-            points.push(point);
+            let packed: Option<Vec<u8>> = r.get(4).map_err(|e| self.err(e))?;
+            match packed {
+                None => {
+                    let value: Option<f64> = r.get(3).map_err(|e| self.err(e))?;
+                    points.push(point(
+                        r.get(1).map_err(|e| self.err(e))?,
+                        r.get(2).map_err(|e| self.err(e))?,
+                        value.unwrap_or(f64::NAN),
+                    ));
+                }
+                Some(bytes) => {
+                    let count: i64 = r.get(0).map_err(|e| self.err(e))?;
+                    if bytes.len() != count as usize * POINT_BYTES {
+                        return Err(MetaError::Corrupt {
+                            path: self.path.clone(),
+                            detail: format!(
+                                "metric chunk of `{key}` (run {run_id}) holds {} bytes for {count} points",
+                                bytes.len()
+                            ),
+                        });
+                    }
+                    for record in bytes.chunks_exact(POINT_BYTES) {
+                        let word = |i: usize| {
+                            u64::from_le_bytes(record[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
+                        };
+                        points.push(point(word(0) as i64, word(1) as i64, f64::from_bits(word(2))));
+                    }
+                }
+            }
         }
         // Points are stored in arrival order; the history is by step, then timestamp, then
         // arrival. Most clients log in step order, so the sort usually finds nothing to do.
@@ -1091,13 +1155,14 @@ impl SqliteStore {
     }
 }
 
-/// NaN cannot be stored as a SQLite REAL (it reads back as NULL), so it is kept as a flag.
-fn stored_value(value: f64) -> (Option<f64>, i64) {
-    if value.is_nan() {
-        (None, 1)
-    } else {
-        (Some(value), 0)
-    }
+/// Most points in one stored chunk.
+const CHUNK_POINTS: usize = 1000;
+/// Bytes of one packed point: step, timestamp, value bits.
+const POINT_BYTES: usize = 24;
+
+/// NaN cannot be stored as a SQLite REAL (it reads back as NULL), so NaN is stored as NULL.
+fn stored_value(value: f64) -> Option<f64> {
+    (!value.is_nan()).then_some(value)
 }
 
 /// Reads `(value, timestamp, step, is_nan)` starting at column `first`.
