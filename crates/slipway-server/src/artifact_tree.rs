@@ -9,8 +9,8 @@ use crate::error::ApiError;
 use axum::body::{Body, Bytes};
 use slipway_core::tracking::IoRole;
 use slipway_core::{Digest, RelPath};
-use slipway_store::meta::MetadataStore;
 use slipway_store::Workspace;
+use slipway_store::meta::MetadataStore;
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -211,7 +211,10 @@ const CHUNK: usize = 1 << 20;
 /// read: the final chunk is sent only after end-of-file, which the reader reports only when the
 /// whole object hashed to its address. A corrupt object therefore ends in an aborted response
 /// (the client sees a failed, short transfer), never in a complete one.
-pub async fn object_body(workspace: std::sync::Arc<Workspace>, digest: Digest) -> Result<Body, ApiError> {
+pub async fn object_body(
+    workspace: std::sync::Arc<Workspace>,
+    digest: Digest,
+) -> Result<Body, ApiError> {
     let ws = std::sync::Arc::clone(&workspace);
     let reader = tokio::task::spawn_blocking(move || ws.objects().open_verifying(&digest))
         .await
@@ -262,54 +265,6 @@ fn read_full(reader: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize
         }
     }
     Ok(filled)
-}
-
-/// A `Read` over chunks arriving from the network, so the object store's streaming put can
-/// consume an HTTP body with bounded memory. An `Err` item aborts the put.
-pub struct ChannelReader {
-    receiver: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
-    current: Bytes,
-}
-
-impl ChannelReader {
-    /// Reads from `receiver` until it closes.
-    pub fn new(receiver: tokio::sync::mpsc::Receiver<Result<Bytes, String>>) -> ChannelReader {
-        ChannelReader {
-            receiver,
-            current: Bytes::new(),
-        }
-    }
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let mut filled = 0;
-        // Fill the caller's (large) buffer from as many queued chunks as are ready, waiting only
-        // when nothing has been copied yet: fewer, larger writes and hash updates.
-        while filled < buf.len() {
-            if self.current.is_empty() {
-                let next = if filled == 0 {
-                    self.receiver.blocking_recv()
-                } else {
-                    match self.receiver.try_recv() {
-                        Ok(item) => Some(item),
-                        Err(_) => break,
-                    }
-                };
-                match next {
-                    None => break,
-                    Some(Ok(bytes)) => self.current = bytes,
-                    Some(Err(reason)) => return Err(std::io::Error::other(reason)),
-                }
-                continue;
-            }
-            let n = self.current.len().min(buf.len() - filled);
-            buf[filled..filled + n].copy_from_slice(&self.current[..n]);
-            self.current = self.current.slice(n..);
-            filled += n;
-        }
-        Ok(filled)
-    }
 }
 
 /// A content type for a file name, by extension (MLflow's UI and client only need a guess).
@@ -382,23 +337,5 @@ mod tests {
             "a file lists as empty"
         );
         assert!(within("r/d/x", "r/d") && !within("r/d2", "r/d"));
-    }
-
-    #[test]
-    fn channel_reader_fills_large_reads_and_aborts_on_error() {
-        let (tx, rx) = tokio::sync::mpsc::channel(8);
-        tx.try_send(Ok(Bytes::from_static(b"hello "))).unwrap();
-        tx.try_send(Ok(Bytes::from_static(b"world"))).unwrap();
-        drop(tx);
-        let mut text = String::new();
-        ChannelReader::new(rx).read_to_string(&mut text).unwrap();
-        assert_eq!(text, "hello world");
-
-        let (tx, rx) = tokio::sync::mpsc::channel(8);
-        tx.try_send(Ok(Bytes::from_static(b"partial"))).unwrap();
-        tx.try_send(Err("client went away".into())).unwrap();
-        drop(tx);
-        let mut sink = Vec::new();
-        assert!(ChannelReader::new(rx).read_to_end(&mut sink).is_err());
     }
 }

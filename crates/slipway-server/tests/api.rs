@@ -966,7 +966,9 @@ async fn corrupt_artifact_is_never_served_whole() {
     let (_, intact) = h.raw(Method::GET, &uri, vec![]).await;
     assert_eq!(intact, payload);
     let ws = h.workspace();
-    let path = ws.objects().object_path(&slipway_core::Digest::of(&payload));
+    let path = ws
+        .objects()
+        .object_path(&slipway_core::Digest::of(&payload));
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[999_990] ^= 0xff; // damage the end
@@ -974,5 +976,8 @@ async fn corrupt_artifact_is_never_served_whole() {
     let request = Request::builder().uri(&uri).body(Body::empty()).unwrap();
     let response = h.app.clone().oneshot(request).await.unwrap();
     let body = axum::body::to_bytes(response.into_body(), usize::MAX).await;
-    assert!(body.is_err(), "a corrupt object must end in an aborted body, not a complete one");
+    assert!(
+        body.is_err(),
+        "a corrupt object must end in an aborted body, not a complete one"
+    );
 }

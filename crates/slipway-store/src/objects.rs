@@ -181,18 +181,13 @@ impl LocalObjectStore {
         })
     }
 
-    /// Streams `reader` into a new temp file, hashing as it goes; returns (temp, digest, size).
-    fn write_temp(&self, reader: &mut dyn Read) -> Result<(PathBuf, Digest, u64)> {
+    /// Starts a streamed put: bytes are pushed with [`PendingPut::write`] (hashed and written to a
+    /// temp file as they come) and [`PendingPut::finish`] makes the object visible. Dropping an
+    /// unfinished put removes its temp file, so nothing of it is ever visible. This is the
+    /// push-style twin of [`ObjectStore::put_reader`], for producers such as a network body.
+    pub fn begin_put(&self) -> Result<PendingPut<'_>> {
         let temp = self.temp_path(&self.tmp);
         let file = File::create(&temp).map_err(|e| StoreError::io("create", &temp, e))?;
-        let result = self.fill_temp(reader, file, &temp);
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        result.map(|(digest, size)| (temp, digest, size))
-    }
-
-    fn fill_temp(&self, reader: &mut dyn Read, file: File, temp: &Path) -> Result<(Digest, u64)> {
         // For large objects, a helper thread starts writing back what is already written (an
         // fdatasync every WRITEBACK_EVERY bytes), so the disk works while bytes still arrive and
         // the final fsync only waits for the tail. It never replaces that final fsync.
@@ -204,48 +199,15 @@ impl LocalObjectStore {
                 }
             })
         });
-        let result = self.fill_temp_inner(reader, file, temp, &nudge);
-        drop(nudge);
-        if let Some(handle) = writeback {
-            let _ = handle.join();
-        }
-        result
-    }
-
-    fn fill_temp_inner(
-        &self,
-        reader: &mut dyn Read,
-        file: File,
-        temp: &Path,
-        nudge: &std::sync::mpsc::SyncSender<()>,
-    ) -> Result<(Digest, u64)> {
-        const WRITEBACK_EVERY: u64 = 64 << 20;
-        let mut sink = self.wrap_sink(file);
-        let mut hasher = blake3::Hasher::new();
-        let mut buffer = vec![0u8; BUFFER_SIZE];
-        let mut size = 0u64;
-        loop {
-            let n = match reader.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(StoreError::io("read input for", temp, e)),
-            };
-            hasher.update(&buffer[..n]);
-            sink.write_all(&buffer[..n])
-                .map_err(|e| StoreError::io("write", temp, e))?;
-            if (size + n as u64) / WRITEBACK_EVERY != size / WRITEBACK_EVERY {
-                // Busy syncing already: skip this nudge rather than wait.
-                let _ = nudge.try_send(());
-            }
-            size += n as u64;
-        }
-        let file = sink
-            .into_file()
-            .map_err(|e| StoreError::io("write", temp, e))?;
-        file.sync_all()
-            .map_err(|e| StoreError::io("fsync", temp, e))?;
-        Ok((hasher.finalize().into(), size))
+        Ok(PendingPut {
+            store: self,
+            sink: Some(self.wrap_sink(file)),
+            temp,
+            hasher: blake3::Hasher::new(),
+            size: 0,
+            nudge: Some(nudge),
+            writeback,
+        })
     }
 
     #[cfg(not(test))]
@@ -268,6 +230,79 @@ impl LocalObjectStore {
             Ok(found) => Ok(found),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::Missing(*digest)),
             Err(e) => Err(StoreError::io("read", path, e)),
+        }
+    }
+}
+
+/// A put in progress; see [`LocalObjectStore::begin_put`].
+pub struct PendingPut<'a> {
+    store: &'a LocalObjectStore,
+    sink: Option<Sink>,
+    temp: PathBuf,
+    hasher: blake3::Hasher,
+    size: u64,
+    nudge: Option<std::sync::mpsc::SyncSender<()>>,
+    writeback: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Bytes between two background writebacks of a large put.
+const WRITEBACK_EVERY: u64 = 64 << 20;
+
+impl PendingPut<'_> {
+    /// Hashes and writes the next bytes.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let sink = self.sink.as_mut().expect("an unfinished put has its file");
+        self.hasher.update(bytes);
+        sink.write_all(bytes)
+            .map_err(|e| StoreError::io("write", &self.temp, e))?;
+        let size = self.size + bytes.len() as u64;
+        if size / WRITEBACK_EVERY != self.size / WRITEBACK_EVERY
+            && let Some(nudge) = &self.nudge
+        {
+            // Busy syncing already: skip this nudge rather than wait.
+            let _ = nudge.try_send(());
+        }
+        self.size = size;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Fsyncs the bytes and moves them into place under their digest.
+    pub fn finish(mut self) -> Result<PutOutcome> {
+        self.stop_writeback();
+        let sink = self.sink.take().expect("an unfinished put has its file");
+        let file = sink
+            .into_file()
+            .map_err(|e| StoreError::io("write", &self.temp, e))?;
+        file.sync_all()
+            .map_err(|e| StoreError::io("fsync", &self.temp, e))?;
+        drop(file);
+        let digest: Digest = self.hasher.finalize().into();
+        let outcome = self.store.commit_temp(&self.temp, digest, self.size);
+        if outcome.is_err() {
+            let _ = fs::remove_file(&self.temp);
+        }
+        outcome
+    }
+
+    fn stop_writeback(&mut self) {
+        self.nudge = None;
+        if let Some(handle) = self.writeback.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for PendingPut<'_> {
+    fn drop(&mut self) {
+        self.stop_writeback();
+        if self.sink.take().is_some() {
+            // Abandoned before `finish`: nothing of it may become visible.
+            let _ = fs::remove_file(&self.temp);
         }
     }
 }
@@ -356,8 +391,18 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 
 impl ObjectStore for LocalObjectStore {
     fn put_reader(&self, reader: &mut dyn Read) -> Result<PutOutcome> {
-        let (temp, digest, size) = self.write_temp(reader)?;
-        self.commit_temp(&temp, digest, size)
+        let mut put = self.begin_put()?;
+        let mut buffer = vec![0u8; BUFFER_SIZE];
+        loop {
+            let n = match reader.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(StoreError::io("read input for", &put.temp, e)),
+            };
+            put.write(&buffer[..n])?;
+        }
+        put.finish()
     }
 
     fn put_file(&self, path: &Path) -> Result<PutOutcome> {

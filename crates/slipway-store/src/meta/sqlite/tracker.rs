@@ -1005,9 +1005,15 @@ impl SqliteStore {
                     }
                     for record in bytes.chunks_exact(POINT_BYTES) {
                         let word = |i: usize| {
-                            u64::from_le_bytes(record[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
+                            u64::from_le_bytes(
+                                record[i * 8..i * 8 + 8].try_into().expect("8 bytes"),
+                            )
                         };
-                        points.push(point(word(0) as i64, word(1) as i64, f64::from_bits(word(2))));
+                        points.push(point(
+                            word(0) as i64,
+                            word(1) as i64,
+                            f64::from_bits(word(2)),
+                        ));
                     }
                 }
             }
