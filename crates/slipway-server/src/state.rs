@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::observe::HttpMetrics;
 use crate::writer::Writer;
 use slipway_store::meta::{MetadataStore, SqliteStore, WriteOp, WriteOutcome};
+
 use slipway_store::{StoreError, Workspace};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -54,8 +55,12 @@ impl AppState {
         limits: Limits,
     ) -> Result<(AppState, std::thread::JoinHandle<()>), StoreError> {
         let db = workspace.meta().path().to_path_buf();
-        let write_store: Arc<dyn MetadataStore> = Arc::new(SqliteStore::open(&db)?);
-        let (writer, handle) = Writer::start(write_store);
+        let write_store = SqliteStore::open(&db)?;
+        // Checkpoints run on their own connection and thread (see `writer`); the writer's own
+        // automatic checkpoint stays only as a backstop far above the usual WAL size.
+        write_store.set_wal_autocheckpoint(50_000)?;
+        let checkpointer = SqliteStore::open(&db)?;
+        let (writer, handle) = Writer::start(Arc::new(write_store), checkpointer);
         let readers = (0..READERS)
             .map(|_| SqliteStore::open(&db).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;

@@ -6,9 +6,18 @@
 //! fsync for the whole group), and only then answers each waiter. Under load the group grows by
 //! itself: while one commit syncs, the next group queues up. Nobody ever sees "database is
 //! locked", and every acknowledged write is on disk.
+//!
+//! Copying the write-ahead log back into the database file (checkpointing) is done by a second
+//! thread on its own connection, a few times a second, so a commit never waits for it.
 
-use slipway_store::meta::{MetaError, MetaResult, MetadataStore, WriteOp, WriteOutcome};
+use slipway_store::meta::{
+    MetaError, MetaResult, MetadataStore, SqliteStore, WriteOp, WriteOutcome,
+};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the background checkpoint runs.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 use tokio::sync::{mpsc, oneshot};
 
 /// Most ops in one group commit.
@@ -30,13 +39,37 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread over `store`. The thread ends when every handle is dropped,
-    /// after applying what was queued.
-    pub fn start(store: Arc<dyn MetadataStore>) -> (Writer, std::thread::JoinHandle<()>) {
+    /// Starts the writer thread over `store`, and a checkpoint thread over `checkpointer` (a
+    /// second connection to the same database). Both end when every handle is dropped, after
+    /// applying what was queued; the returned handle joins both.
+    pub fn start(
+        store: Arc<dyn MetadataStore>,
+        checkpointer: SqliteStore,
+    ) -> (Writer, std::thread::JoinHandle<()>) {
         let (queue, receiver) = mpsc::channel(QUEUE);
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let checkpoints = std::thread::Builder::new()
+            .name("slipway-checkpoint".into())
+            .spawn(move || {
+                // Ends when the writer drops `stop`; a failed checkpoint is retried next time
+                // (the writer's own automatic checkpoint is the backstop).
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    if let Err(e) = checkpointer.checkpoint() {
+                        tracing::warn!(error = %e, "Background checkpoint failed; will retry.");
+                    }
+                }
+                let _ = checkpointer.checkpoint();
+            })
+            .expect("the checkpoint thread starts");
         let handle = std::thread::Builder::new()
             .name("slipway-writer".into())
-            .spawn(move || run(store, receiver))
+            .spawn(move || {
+                run(store, receiver);
+                drop(stop);
+                let _ = checkpoints.join();
+            })
             .expect("the writer thread starts");
         (Writer { queue }, handle)
     }

@@ -135,7 +135,8 @@ CREATE TABLE metric_series (
     last_is_nan INTEGER NOT NULL DEFAULT 0,
     UNIQUE (run_id, key)
 );
-CREATE INDEX metric_series_by_key ON metric_series(key, last_value);
+-- Covers the metric filter and sort of run search (no lookup of the series row).
+CREATE INDEX metric_series_by_key ON metric_series(key, last_value, last_is_nan, run_id);
 
 -- Points are appended in chunks and never updated: one row holds the points one call logged for
 -- one key, numbered from `first_seq`. A single point uses the scalar columns (`value` NULL means
