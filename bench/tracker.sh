@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tracker benchmark: Slipway's server measured with a load generator that is not the bottleneck
-# (wrk, C, from Debian's `wrk` package) and curl, then the real MLflow client's end-to-end
+# (wrk, C, from Debian's `wrk` package), sendfile and curl, then the real MLflow client's end-to-end
 # figures with MLflow's own anchor scripts (same workload as the numbers MLflow was measured at).
 #
 #   cargo build --profile bench -p slipway            # optimised binary -> target/release/slipway
@@ -96,7 +96,7 @@ echo "== artifacts: $ARTIFACT_MIB MiB up and down" >&2
 head -c "$((ARTIFACT_MIB << 20))" /dev/urandom > "$BASE/big.bin"
 RSS0=$(rss_kib)
 ART="$URL/api/2.0/mlflow-artifacts/artifacts/$EXP/$LOAD/artifacts/big.bin"
-UP_S=$(curl -s -o /dev/null -w '%{time_total}' -T "$BASE/big.bin" "$ART")
+UP_S=$(python3 "$ROOT/bench/upload.py" "$BASE/big.bin" "$ART")
 RSS_UP=$(rss_kib)
 DOWN_S=$(curl -s -o /dev/null -w '%{time_total}' "$ART")
 RSS_DOWN=$(rss_kib)
@@ -128,7 +128,7 @@ fi
   echo "| metric history, $HIST_N points, 1 connection | $H_RPS req/s | $H_P50 | $H_P99 | $H_CPU µs |"
   echo
   awk -v b="$BYTES" -v up="$UP_S" -v down="$DOWN_S" -v r0="$RSS0" -v ru="$RSS_UP" -v rd="$RSS_DOWN" -v hwm="$HWM" 'BEGIN {
-    printf "Artifacts (curl, %d MiB): upload %.2f s = %.2f GB/s; download %.2f s = %.2f GB/s; server RSS %d -> %d -> %d MiB (peak %d MiB).\n",
+    printf "Artifacts (%d MiB; upload with sendfile, download with curl): upload %.2f s = %.2f GB/s; download %.2f s = %.2f GB/s; server RSS %d -> %d -> %d MiB (peak %d MiB).\n",
       b / 1048576, up, b / up / 1e9, down, b / down / 1e9, r0 / 1024, ru / 1024, rd / 1024, hwm / 1024 }'
   echo "Setup rate (raw HTTP, one connection): $SETUP_RATE runs/s (create + log-batch)."
   if [ -s "$OUT/python-summary.md" ]; then
