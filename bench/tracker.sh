@@ -95,11 +95,19 @@ read -r H_RPS H_P50 H_P99 H_CPU < <(run_wrk history-c1 1 1 GET "$HISTORY_PATH")
 echo "== artifacts: $ARTIFACT_MIB MiB up and down" >&2
 head -c "$((ARTIFACT_MIB << 20))" /dev/urandom > "$BASE/big.bin"
 RSS0=$(rss_kib)
-ART="$URL/api/2.0/mlflow-artifacts/artifacts/$EXP/$LOAD/artifacts/big.bin"
-UP_S=$(python3 "$ROOT/bench/upload.py" "$BASE/big.bin" "$ART")
-RSS_UP=$(rss_kib)
-DOWN_S=$(curl -s -o /dev/null -w '%{time_total}' "$ART")
-RSS_DOWN=$(rss_kib)
+UPS=() DOWNS=()
+for rep in 1 2 3; do
+  printf '%s' "$rep" >> "$BASE/big.bin" # a new object each time (no deduplication)
+  ART="$URL/api/2.0/mlflow-artifacts/artifacts/$EXP/$LOAD/artifacts/big-$rep.bin"
+  UPS+=("$(python3 "$ROOT/bench/upload.py" "$BASE/big.bin" "$ART")")
+  RSS_UP=$(rss_kib)
+  DOWNS+=("$(curl -s -o /dev/null -w '%{time_total}' "$ART")")
+  RSS_DOWN=$(rss_kib)
+done
+median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+UP_S=$(median "${UPS[@]}")
+DOWN_S=$(median "${DOWNS[@]}")
+echo "upload s: ${UPS[*]}; download s: ${DOWNS[*]}" > "$OUT/artifacts.txt"
 HWM=$(hwm_kib)
 BYTES=$((ARTIFACT_MIB << 20))
 rm -f "$BASE/big.bin"
@@ -128,7 +136,7 @@ fi
   echo "| metric history, $HIST_N points, 1 connection | $H_RPS req/s | $H_P50 | $H_P99 | $H_CPU µs |"
   echo
   awk -v b="$BYTES" -v up="$UP_S" -v down="$DOWN_S" -v r0="$RSS0" -v ru="$RSS_UP" -v rd="$RSS_DOWN" -v hwm="$HWM" 'BEGIN {
-    printf "Artifacts (%d MiB; upload with sendfile, download with curl): upload %.2f s = %.2f GB/s; download %.2f s = %.2f GB/s; server RSS %d -> %d -> %d MiB (peak %d MiB).\n",
+    printf "Artifacts (%d MiB, median of 3; upload with sendfile, download with curl): upload %.2f s = %.2f GB/s; download %.2f s = %.2f GB/s; server RSS %d -> %d -> %d MiB (peak %d MiB).\n",
       b / 1048576, up, b / up / 1e9, down, b / down / 1e9, r0 / 1024, ru / 1024, rd / 1024, hwm / 1024 }'
   echo "Setup rate (raw HTTP, one connection): $SETUP_RATE runs/s (create + log-batch)."
   if [ -s "$OUT/python-summary.md" ]; then
