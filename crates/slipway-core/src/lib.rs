@@ -20,6 +20,7 @@ pub mod monitor;
 pub mod pipeline;
 pub mod registry;
 pub mod relpath;
+pub mod search;
 pub mod timefmt;
 pub mod tracking;
 

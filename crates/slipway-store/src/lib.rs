@@ -25,7 +25,7 @@ pub mod workspace;
 pub use error::StoreError;
 pub use hashing::{HashStats, HashedPath, TreeHasher};
 pub use meta::{MetaError, MetadataStore, SqliteStore};
-pub use objects::{LocalObjectStore, ObjectStore, PutOutcome};
+pub use objects::{LocalObjectStore, ObjectStore, PendingPut, PutOutcome, VerifyingReader};
 pub use workspace::Workspace;
 
 /// Milliseconds since the Unix epoch, from the system clock (the store layer may read the clock;

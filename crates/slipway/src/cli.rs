@@ -79,6 +79,98 @@ pub enum Command {
     Gc(GcArgs),
     /// Run the bundled example end to end in DIR (default: ./slipway-demo).
     Demo(DemoArgs),
+    /// Serve the tracker for this project: the MLflow-compatible REST API (point
+    /// MLFLOW_TRACKING_URI at it), the native API under /api/v1, /metrics and /healthz.
+    Server(ServerArgs),
+    /// Tracked runs (pipeline stages and MLflow-logged runs alike): list, show, search, compare.
+    Runs(RunsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Address to listen on. Anything but loopback needs --insecure until auth lands.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one; the address is printed on stderr).
+    #[arg(long, default_value_t = 5000)]
+    pub port: u16,
+    /// Allow listening on a non-loopback address without authentication.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Largest JSON request body, in MiB.
+    #[arg(long, default_value_t = 16, value_name = "MIB")]
+    pub max_json_mib: usize,
+    /// Largest artifact upload, in GiB (uploads are streamed, never held in memory).
+    #[arg(long, default_value_t = 64, value_name = "GIB")]
+    pub max_artifact_gib: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Read from a running tracker instead of opening .slipway/ (e.g. http://127.0.0.1:5000).
+    #[arg(long, env = "SLIPWAY_SERVER", global = true, value_name = "URL")]
+    pub server: Option<String>,
+    #[command(subcommand)]
+    pub command: RunsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Recent runs, newest first.
+    List(RunsListArgs),
+    /// One run: status, commit and dirty flag, params, metrics, data digests, artifacts.
+    Show(RunsShowArgs),
+    /// Runs matching a filter, e.g. "metrics.auc > 0.8 and params.lr = '0.01'".
+    Search(RunsSearchArgs),
+    /// Runs side by side: params that differ, metrics with deltas against the first run.
+    Compare(RunsCompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunsListArgs {
+    /// Only runs of these experiments (names or ids; repeatable). Default: all.
+    #[arg(long, short = 'e', value_name = "EXPERIMENT")]
+    pub experiment: Vec<String>,
+    /// How many runs to show.
+    #[arg(long, short = 'n', default_value_t = 50)]
+    pub max_results: usize,
+    /// Which runs: active, deleted or all.
+    #[arg(long, default_value = "active")]
+    pub view: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsShowArgs {
+    /// The run id (32 hex characters).
+    pub run_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsSearchArgs {
+    /// Filter in MLflow's search language (metrics., params., tags., attributes.; AND only).
+    pub filter: String,
+    /// Only runs of these experiments (names or ids; repeatable). Default: all.
+    #[arg(long, short = 'e', value_name = "EXPERIMENT")]
+    pub experiment: Vec<String>,
+    /// Sort key, e.g. "metrics.auc DESC" (repeatable).
+    #[arg(long, value_name = "KEY [ASC|DESC]")]
+    pub order_by: Vec<String>,
+    /// How many runs to show.
+    #[arg(long, short = 'n', default_value_t = 100)]
+    pub max_results: usize,
+    /// Continue after a previous page (its token is printed on stderr).
+    #[arg(long)]
+    pub page_token: Option<String>,
+    /// Which runs: active, deleted or all.
+    #[arg(long, default_value = "active")]
+    pub view: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsCompareArgs {
+    /// Two or more run ids; deltas are against the first.
+    #[arg(required = true, num_args = 2..)]
+    pub run_ids: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

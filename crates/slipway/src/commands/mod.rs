@@ -11,6 +11,8 @@ mod lineage;
 mod models;
 mod monitor;
 mod pipeline;
+mod runs;
+mod server;
 
 use crate::Outcome;
 use crate::cli::{Cli, Command};
@@ -64,5 +66,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Monitor(cmd) => monitor::run(&ctx, cmd),
         Command::Gc(args) => gc::run(&ctx, args),
         Command::Demo(args) => crate::demo::run(&ctx, args),
+        Command::Server(args) => server::run(&ctx, args),
+        Command::Runs(args) => runs::run(&ctx, args),
     }
 }
