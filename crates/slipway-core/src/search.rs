@@ -292,6 +292,39 @@ pub const LOGGED_MODELS: Vocabulary = Vocabulary {
     ],
 };
 
+/// What registered-model search accepts.
+pub const REGISTERED_MODELS: Vocabulary = Vocabulary {
+    entities: &[Entity::Tag, Entity::Attribute],
+    attributes: &[
+        ("name", AttrType::Text),
+        ("creation_timestamp", AttrType::Number),
+        ("last_updated_timestamp", AttrType::Number),
+    ],
+    aliases: &[
+        ("creation_time", "creation_timestamp"),
+        ("last_updated_time", "last_updated_timestamp"),
+    ],
+};
+
+/// What model-version search accepts.
+pub const MODEL_VERSIONS: Vocabulary = Vocabulary {
+    entities: &[Entity::Tag, Entity::Attribute],
+    attributes: &[
+        ("name", AttrType::Text),
+        ("version", AttrType::Number),
+        ("run_id", AttrType::Id),
+        ("source", AttrType::Text),
+        ("current_stage", AttrType::Text),
+        ("creation_timestamp", AttrType::Number),
+        ("last_updated_timestamp", AttrType::Number),
+    ],
+    aliases: &[
+        ("version_number", "version"),
+        ("creation_time", "creation_timestamp"),
+        ("last_updated_time", "last_updated_timestamp"),
+    ],
+};
+
 impl Vocabulary {
     /// The canonical name and type of an attribute, if known.
     pub fn attribute(&self, key: &str) -> Option<(&'static str, AttrType)> {

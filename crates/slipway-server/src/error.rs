@@ -31,6 +31,12 @@ pub enum ApiError {
     /// The endpoint exists but not with this method.
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// No valid credentials were presented (and the server is not in single-user mode).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller may not do this (role too weak, protected alias, policy).
+    #[error("{0}")]
+    PermissionDenied(String),
     /// The server is shutting down and takes no more writes.
     #[error("{0}")]
     Unavailable(String),
@@ -55,6 +61,8 @@ impl ApiError {
             }
             ApiError::EndpointNotFound(_) => (StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "ENDPOINT_NOT_FOUND"),
+            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
+            ApiError::PermissionDenied(_) => (StatusCode::FORBIDDEN, "PERMISSION_DENIED"),
             ApiError::Unavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "TEMPORARILY_UNAVAILABLE")
             }
@@ -112,6 +120,34 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<slipway_store::registry::RegistryError> for ApiError {
+    fn from(e: slipway_store::registry::RegistryError) -> ApiError {
+        use slipway_store::registry::RegistryError;
+        match e {
+            RegistryError::Refused(refusal) => {
+                let message = format!(
+                    "refused: {}. Missing: {}",
+                    refusal.action,
+                    refusal
+                        .missing
+                        .iter()
+                        .map(|(_, why)| why.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
+                if refusal.is_permission() {
+                    ApiError::PermissionDenied(message)
+                } else {
+                    ApiError::InvalidParameter(message)
+                }
+            }
+            RegistryError::Meta(meta) => meta.into(),
+            RegistryError::Invalid(message) => ApiError::InvalidParameter(message),
+            RegistryError::PermissionDenied(message) => ApiError::PermissionDenied(message),
+        }
+    }
+}
+
 impl From<slipway_core::search::SearchError> for ApiError {
     fn from(e: slipway_core::search::SearchError) -> ApiError {
         ApiError::InvalidParameter(e.to_string())
@@ -129,9 +165,12 @@ impl From<slipway_core::RelPathError> for ApiError {
 pub enum ServerError {
     /// Binding a non-loopback address without authentication.
     #[error(
-        "refusing to listen on {0} without authentication: anyone who can reach it could read and write every run. Bind 127.0.0.1 (the default), or pass --insecure if the network is trusted"
+        "refusing to listen on {0} without authentication: anyone who can reach it could read and write every run. Bind 127.0.0.1 (the default), add users and tokens (`slipway users add`, `slipway tokens create`), or pass --insecure if the network is trusted"
     )]
     InsecureBind(std::net::SocketAddr),
+    /// A route declares no permission (a build defect: every route must).
+    #[error("refusing to start: {0}")]
+    Permissions(String),
     /// The listening socket could not be opened.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod artifact_tree;
+pub mod auth;
 pub mod client;
 pub mod error;
 pub mod mlflow;
@@ -41,13 +42,23 @@ pub struct ServerConfig {
     pub limits: Limits,
 }
 
-/// Refuses to expose the tracker beyond this machine without authentication, unless told to.
-pub fn check_bind(addr: SocketAddr, insecure: bool) -> Result<(), ServerError> {
-    if addr.ip().is_loopback() || insecure {
+/// Refuses to expose the tracker beyond this machine without authentication (users with
+/// tokens configured), unless told to.
+pub fn check_bind(
+    addr: SocketAddr,
+    insecure: bool,
+    users_configured: bool,
+) -> Result<(), ServerError> {
+    if addr.ip().is_loopback() || insecure || users_configured {
         Ok(())
     } else {
         Err(ServerError::InsecureBind(addr))
     }
+}
+
+fn users_configured(workspace: &Workspace) -> bool {
+    use slipway_store::registry::RegistryStore;
+    workspace.meta().users().is_ok_and(|u| !u.is_empty())
 }
 
 /// The whole application: MLflow API, native API, health and metrics.
@@ -65,6 +76,10 @@ pub fn router(state: AppState) -> Router {
                 ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
             },
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,
@@ -90,7 +105,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
-    check_bind(config.addr, config.insecure)?;
+    check_bind(config.addr, config.insecure, users_configured(&workspace))?;
+    auth::check_declared().map_err(ServerError::Permissions)?;
     let (state, writer) = AppState::open(workspace, config.limits)?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
@@ -123,7 +139,7 @@ pub fn run_blocking(
     config: ServerConfig,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
-    check_bind(config.addr, config.insecure)?;
+    check_bind(config.addr, config.insecure, users_configured(&workspace))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("slipway-server")

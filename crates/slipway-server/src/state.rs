@@ -43,6 +43,13 @@ struct Inner {
     readers: Vec<Arc<SqliteStore>>,
     next_reader: AtomicUsize,
     writer: Writer,
+    /// The connection registry writes go through (transitions are short transactions of
+    /// their own; SQLite's lock orders them with the tracker writer's group commits).
+    registry: Arc<SqliteStore>,
+    /// Whether the project has no users (single-user mode), and when that was last read (ms):
+    /// re-read at most once a second so unauthenticated requests cost no query.
+    single_user: std::sync::atomic::AtomicBool,
+    single_user_checked_ms: std::sync::atomic::AtomicI64,
     metrics: HttpMetrics,
     limits: Limits,
 }
@@ -64,12 +71,16 @@ impl AppState {
         let readers = (0..READERS)
             .map(|_| SqliteStore::open(&db).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
+        let registry = Arc::new(SqliteStore::open(&db)?);
         let state = AppState {
             inner: Arc::new(Inner {
                 workspace: Arc::new(workspace),
                 readers,
                 next_reader: AtomicUsize::new(0),
                 writer,
+                registry,
+                single_user: std::sync::atomic::AtomicBool::new(false),
+                single_user_checked_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
                 metrics: HttpMetrics::default(),
                 limits,
             }),
@@ -104,6 +115,51 @@ impl AppState {
         tokio::task::spawn_blocking(move || f(&workspace, reader.as_ref()))
             .await
             .map_err(|e| ApiError::Internal(format!("read task failed: {e}")))?
+    }
+
+    /// Whether the project is in single-user mode (no users), read at most once a second.
+    pub async fn single_user(&self) -> Result<bool, ApiError> {
+        let now = slipway_store::now_ms();
+        let checked = self.inner.single_user_checked_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(checked) < 1_000 {
+            return Ok(self.inner.single_user.load(Ordering::Relaxed));
+        }
+        let single = self
+            .registry_read(|store| {
+                Ok(slipway_store::registry::RegistryStore::users(store)?.is_empty())
+            })
+            .await?;
+        self.inner.single_user.store(single, Ordering::Relaxed);
+        self.inner
+            .single_user_checked_ms
+            .store(now, Ordering::Relaxed);
+        Ok(single)
+    }
+
+    /// Runs a registry read on a reader connection, off the async threads.
+    pub async fn registry_read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&SqliteStore) -> Result<T, ApiError> + Send + 'static,
+    {
+        let i = self.inner.next_reader.fetch_add(1, Ordering::Relaxed) % self.inner.readers.len();
+        let reader = Arc::clone(&self.inner.readers[i]);
+        tokio::task::spawn_blocking(move || f(reader.as_ref()))
+            .await
+            .map_err(|e| ApiError::Internal(format!("read task failed: {e}")))?
+    }
+
+    /// Runs a registry write (one transaction, audit entry included) off the async threads.
+    pub async fn registry_write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Workspace, &SqliteStore) -> Result<T, ApiError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.inner.registry);
+        let workspace = Arc::clone(&self.inner.workspace);
+        tokio::task::spawn_blocking(move || f(&workspace, store.as_ref()))
+            .await
+            .map_err(|e| ApiError::Internal(format!("registry task failed: {e}")))?
     }
 
     /// Applies a write through the group-committing writer; returns once it is durable.

@@ -10,6 +10,7 @@ pub mod experiments;
 pub mod logged_models;
 pub mod metrics;
 pub mod names;
+pub mod registry;
 pub mod runs;
 pub mod wire;
 
@@ -30,6 +31,7 @@ pub fn tracking_routes() -> Router<AppState> {
         .merge(runs::routes())
         .merge(metrics::routes())
         .merge(logged_models::routes())
+        .merge(registry::routes())
 }
 
 /// Everything MLflow-shaped, mounted at its prefixes.

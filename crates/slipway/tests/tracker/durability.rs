@@ -153,3 +153,76 @@ fn sigterm_stops_gracefully_and_refuses_open_binds() {
         "{stderr}"
     );
 }
+
+/// 64 concurrent promotions of different versions into one slot, through the server, repeated:
+/// exactly one Production every time, every request answered (no 5xx), every transition in the
+/// history and the audit chain intact.
+#[test]
+fn concurrent_promotions_through_the_server_keep_one_production() {
+    let project = tempfile::tempdir().unwrap();
+    Workspace::init(project.path()).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args(args)
+            .current_dir(project.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for i in 0..64 {
+        std::fs::write(project.path().join("m.bin"), format!("model {i}")).unwrap();
+        run(&["-q", "models", "register", "race", "--artifact", "m.bin"]);
+    }
+    let server = Server::start(project.path());
+    let agent = agent();
+    for round in 0..3 {
+        let statuses: Vec<u16> = std::thread::scope(|s| {
+            let handles: Vec<_> = (1..=64)
+                .map(|v| {
+                    let (agent, url) = (agent.clone(), server.url.clone());
+                    s.spawn(move || {
+                        let body = serde_json::json!({"name": "race", "version": v.to_string(), "stage": "Production"});
+                        post(&agent, &url, "model-versions/transition-stage", &body).map(|r| r.0).unwrap_or(0)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(
+            statuses.iter().all(|s| *s == 200 || *s == 400),
+            "round {round}: {statuses:?}"
+        );
+        let (status, page) = get(
+            &agent,
+            &server.url,
+            "/api/2.0/mlflow/model-versions/search?filter=name%3D%27race%27",
+        )
+        .unwrap();
+        assert_eq!(status, 200);
+        let production = page["model_versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["current_stage"] == "Production")
+            .count();
+        assert_eq!(production, 1, "round {round}: exactly one Production");
+    }
+    drop(server);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["--json", "audit", "verify"])
+        .current_dir(project.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"ok\": true"));
+}
+
+fn get(agent: &ureq::Agent, url: &str, path: &str) -> Option<(u16, Value)> {
+    let mut response = agent.get(&format!("{url}{path}")).call().ok()?;
+    let status = response.status().as_u16();
+    let value = response.body_mut().read_json::<Value>().ok()?;
+    Some((status, value))
+}

@@ -102,3 +102,83 @@ fn real_mlflow_client_session_passes_unchanged() {
     assert_eq!(run["params"]["lr"], "0.01");
     assert_eq!(run["metrics"]["loss"]["value"], 0.2);
 }
+
+/// The registry scenario with the real client, authenticated with an API token, on a project
+/// with users (so requests without a token are refused) and a guarded medium-tier model.
+#[test]
+fn real_mlflow_client_registry_session_passes_unchanged() {
+    let python = venv_python();
+    let project = tempfile::tempdir().unwrap();
+    let slipway = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args(args)
+            .current_dir(project.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "slipway {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    slipway(&["init"]);
+    slipway(&["--as", "root", "users", "add", "root", "--role", "admin"]);
+    slipway(&["--as", "root", "users", "add", "ci", "--role", "deployer"]);
+    let token = slipway(&["--as", "root", "tokens", "create", "--user", "ci"])
+        .trim()
+        .to_string();
+    std::fs::write(project.path().join("weights.json"), b"{\"w\": 1}").unwrap();
+    slipway(&[
+        "--as",
+        "ci",
+        "models",
+        "register",
+        "guarded",
+        "--artifact",
+        "weights.json",
+        "--tier",
+        "medium",
+    ]);
+    let server = Server::start(project.path());
+
+    let unauthenticated = crate::util::agent()
+        .get(&format!(
+            "{}/api/2.0/mlflow/registered-models/get?name=guarded",
+            server.url
+        ))
+        .call()
+        .unwrap();
+    assert_eq!(
+        unauthenticated.status(),
+        401,
+        "a server with users refuses requests without a token"
+    );
+
+    let scratch = tempfile::tempdir().unwrap();
+    let output = Command::new(&python)
+        .arg(script("registry_session.py"))
+        .current_dir(scratch.path())
+        .env("MLFLOW_TRACKING_URI", &server.url)
+        .env("MLFLOW_TRACKING_TOKEN", &token)
+        .env("GUARDED_MODEL", "guarded")
+        .env("MLFLOW_DISABLE_TELEMETRY", "true")
+        .env("DO_NOT_TRACK", "true")
+        .env("GIT_PYTHON_REFRESH", "quiet")
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains(" passed, 0 failed"),
+        "the MLflow registry session failed:\n{stdout}\n{stderr}"
+    );
+    drop(server);
+    // Everything the client did is in the audit chain, attributed to the token's user.
+    let log = slipway(&["--json", "--as", "root", "audit", "log"]);
+    assert!(
+        log.contains("\"actor\": \"ci\"") && log.contains("model.promote"),
+        "{log}"
+    );
+    assert!(slipway(&["--json", "--as", "root", "audit", "verify"]).contains("\"ok\": true"));
+}
