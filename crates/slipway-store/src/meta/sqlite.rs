@@ -542,6 +542,10 @@ impl MetadataStore for SqliteStore {
             for (key, value) in &record.tags {
                 self.set_tag_tx(tx, &id, key, value, run.start_ms)?;
             }
+            let payload = serde_json::json!({"experiment_id": run.experiment_id, "name": run.name,
+                "origin": run.origin.as_str(), "status": record.status.as_str(), "end_ms": record.end_ms,
+                "git_commit": run.git_commit, "git_dirty": run.git_dirty});
+            self.audit_tx(tx, &run.user, "run.record", &id, &payload, record.end_ms)?;
             let mut io = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO run_io (run_id, role, path, digest) VALUES (?1, ?2, ?3, ?4)",

@@ -54,10 +54,10 @@ impl SqliteStore {
         Ok(value)
     }
 
-    /// Appends an audit entry inside `tx`.
-    fn append_audit(
+    /// Appends an audit entry inside the transaction open on `tx`.
+    pub(crate) fn append_audit(
         &self,
-        tx: &Transaction<'_>,
+        tx: &rusqlite::Connection,
         actor: &str,
         action: &str,
         subject: &str,
@@ -1593,6 +1593,26 @@ impl RegistryStore for SqliteStore {
             after = last.entry.seq;
             prev = last.hash;
         }
+    }
+}
+
+impl SqliteStore {
+    /// [`SqliteStore::append_audit`] for the tracker's writes (run created, finished, deleted).
+    pub(crate) fn audit_tx(
+        &self,
+        tx: &rusqlite::Connection,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        payload: &serde_json::Value,
+        at_ms: i64,
+    ) -> crate::meta::MetaResult<()> {
+        self.append_audit(tx, actor, action, subject, payload, at_ms)
+            .map(|_| ())
+            .map_err(|e| match e {
+                RegistryError::Meta(m) => m,
+                other => MetaError::Invalid(other.to_string()),
+            })
     }
 }
 

@@ -119,6 +119,9 @@ impl SqliteStore {
                         run_from_row,
                     )
                     .map_err(|e| self.err(e))?;
+                let payload = serde_json::json!({"experiment_id": run.experiment_id, "name": run.name,
+                    "origin": run.origin.as_str(), "status": run.status.as_str()});
+                self.audit_tx(tx, &run.user, "run.create", &run.id, &payload, run.start_ms)?;
                 Ok(WriteOutcome::Run(run))
             }
             WriteOp::UpdateRun {
@@ -135,6 +138,16 @@ impl SqliteStore {
                         params![run_id, status.as_str()],
                     )
                     .map_err(|e| self.err(e))?;
+                    if status.is_terminal() {
+                        let user: String = tx
+                            .query_row("SELECT user_name FROM runs WHERE id = ?1", [run_id], |r| {
+                                r.get(0)
+                            })
+                            .map_err(|e| self.err(e))?;
+                        let payload =
+                            serde_json::json!({"status": status.as_str(), "end_ms": end_ms});
+                        self.audit_tx(tx, &user, "run.finish", run_id, &payload, *at_ms)?;
+                    }
                 }
                 if let Some(end_ms) = end_ms {
                     tx.execute(
@@ -169,6 +182,12 @@ impl SqliteStore {
                     params![run_id, lifecycle, when],
                 )
                 .map_err(|e| self.err(e))?;
+                let action = if *deleted {
+                    "run.delete"
+                } else {
+                    "run.restore"
+                };
+                self.audit_tx(tx, "api", action, run_id, &serde_json::json!({}), *at_ms)?;
                 Ok(WriteOutcome::Done)
             }
             WriteOp::LogBatch {
