@@ -42,8 +42,18 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 }
 
 fn main() {
+    // With SLIPWAY_BENCH_PROJECT=DIR the registry is built in a project there (for the HTTP
+    // benchmark, bench/registry_http.sh, which then serves it).
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("metadata.db")).unwrap();
+    let db = match std::env::var_os("SLIPWAY_BENCH_PROJECT") {
+        Some(project) => {
+            let project = std::path::PathBuf::from(project);
+            let (ws, _) = slipway_store::Workspace::init(&project).unwrap();
+            ws.meta().path().to_path_buf()
+        }
+        None => dir.path().join("metadata.db"),
+    };
+    let store = SqliteStore::open(&db).unwrap();
     let setup = Instant::now();
     for m in 0..MODELS {
         let name = format!("model-{m:03}");
