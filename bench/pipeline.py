@@ -261,9 +261,14 @@ def main():
     ap.add_argument("--work", default=None, help="scratch directory (default: a temp dir)")
     ap.add_argument("--json", default=None, help="write results here")
     a = ap.parse_args()
+    global SLIPWAY
     if not os.path.exists(SLIPWAY):
         subprocess.run(["cargo", "build", "--release", "-p", "slipway"], cwd=ROOT, check=True)
     work = a.work or tempfile.mkdtemp(prefix="slipway-bench-")
+    # Benchmark a private copy: a rebuild during the run must not swap the binary under us.
+    private = os.path.join(work, "slipway-under-test")
+    shutil.copy2(SLIPWAY, private)
+    SLIPWAY = private
     print(f"slipway: {SLIPWAY}\ndvc: {a.dvc or 'not found (slipway only)'}\nwork: {work}\n"
           f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}", flush=True)
     sections = a.sections.split(",")

@@ -12,6 +12,7 @@
 pub mod artifact;
 pub mod audit;
 pub mod digest;
+pub mod document;
 pub mod gate;
 pub mod manifest;
 pub mod mltestscore;
@@ -21,6 +22,8 @@ pub mod pipeline;
 pub mod registry;
 pub mod relpath;
 pub mod reports;
+pub mod search;
+pub mod timefmt;
 pub mod tracking;
 
 pub use artifact::{ArtifactKind, ArtifactRef};

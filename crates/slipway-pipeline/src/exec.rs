@@ -189,6 +189,7 @@ struct Ctx<'a> {
     cancel: &'a AtomicBool,
     logs: PathBuf,
     in_git: OnceLock<bool>,
+    ignorer: crate::gitignore::Ignorer,
     would_change: Mutex<HashSet<StageId>>,
     commands_run: AtomicUsize,
     on_event: &'a (dyn Fn(Event) + Sync),
@@ -235,6 +236,7 @@ pub fn run_pipeline(
         cancel,
         logs,
         in_git: OnceLock::new(),
+        ignorer: crate::gitignore::Ignorer::default(),
         would_change: Mutex::new(HashSet::new()),
         commands_run: AtomicUsize::new(0),
         on_event,
@@ -447,10 +449,7 @@ fn evaluate_and_run(
         match restore(ctx, &hit) {
             Ok(outputs) => {
                 let lock_entry = LockEntry::new(stage, key, &observed.deps, &outputs)?;
-                ctx.writer
-                    .lock()
-                    .expect("lock writer")
-                    .record(&stage.name, lock_entry)?;
+                record_lock(ctx, &stage.name, lock_entry)?;
                 return Ok(StageOutcome::Restored {
                     run_id: hit.run_id,
                     reason,
@@ -677,10 +676,7 @@ fn execute(
         log: log_digest,
     })?;
     let lock_entry = LockEntry::new(stage, key, deps, &outputs)?;
-    ctx.writer
-        .lock()
-        .expect("lock writer")
-        .record(&stage.name, lock_entry)?;
+    record_lock(ctx, &stage.name, lock_entry)?;
     if stage.outputs().all(|o| o.cache) && !stage.always_changed && !stage.is_callback() {
         let entry = RunCacheEntry {
             stage: stage.name.clone(),
@@ -704,13 +700,24 @@ fn execute(
         ctx.observer.set(path, Some(*state));
         let cached = stage.outputs().any(|o| &o.path == path && o.cache);
         if cached && *ctx.in_git.get_or_init(|| git::is_repo(root)) {
-            crate::gitignore::ignore(root, path);
+            ctx.ignorer.ignore(root, path);
         }
     }
     Ok(StageOutcome::Ran {
         run_id: run.id,
         reason,
     })
+}
+
+/// Appends a lock entry to the journal and makes it durable (the fsync happens outside the
+/// writer's lock, so parallel stages do not queue behind each other's syncs).
+fn record_lock(ctx: &Ctx<'_>, stage: &str, entry: LockEntry) -> Result<(), PipelineError> {
+    let (journal, path) = {
+        let mut writer = ctx.writer.lock().expect("lock writer");
+        let journal = writer.record(stage, entry)?;
+        (journal, writer.journal_path().to_path_buf())
+    };
+    crate::lockfile::sync(&journal, &path)
 }
 
 /// Stage names may contain `@` and `.`; keep log file names plain.

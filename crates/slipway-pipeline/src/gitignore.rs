@@ -3,8 +3,42 @@
 //! next run's commit is not marked dirty by build products).
 
 use slipway_core::RelPath;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Remembers, for one invocation, which lines each `.gitignore` already has, so that a run of
+/// N stages writing into one directory reads that directory's `.gitignore` once, not N times.
+#[derive(Default)]
+pub struct Ignorer {
+    known: Mutex<HashMap<PathBuf, HashSet<String>>>,
+}
+
+impl Ignorer {
+    /// Adds `/name` for `out` to the `.gitignore` beside it, unless a line already ignores it.
+    pub fn ignore(&self, root: &Path, out: &RelPath) {
+        let (dir, name) = match out.as_str().rsplit_once('/') {
+            Some((dir, name)) => (root.join(dir), name),
+            None => (root.to_path_buf(), out.as_str()),
+        };
+        let file = dir.join(".gitignore");
+        let line = format!("/{name}");
+        let mut known = self.known.lock().expect("gitignore cache");
+        let lines = known.entry(file.clone()).or_insert_with(|| {
+            std::fs::read_to_string(&file)
+                .unwrap_or_default()
+                .lines()
+                .map(|l| l.trim().trim_end_matches('/').to_string())
+                .collect()
+        });
+        if lines.contains(&line) {
+            return;
+        }
+        ignore(root, out);
+        lines.insert(line);
+    }
+}
 
 /// Adds `/name` for `out` to the `.gitignore` beside it, unless a line already ignores it.
 /// Failures are logged, not fatal: ignoring outputs is a convenience.

@@ -44,7 +44,7 @@ pub fn read(root: &Path, state_dir: &Path) -> Result<LockFile, PipelineError> {
 pub struct LockWriter {
     root: PathBuf,
     journal_path: PathBuf,
-    journal: Option<File>,
+    journal: Option<std::sync::Arc<File>>,
     lock: LockFile,
 }
 
@@ -64,8 +64,14 @@ impl LockWriter {
         &self.lock
     }
 
-    /// Records a finished stage durably (journal append + fsync).
-    pub fn record(&mut self, stage: &str, entry: LockEntry) -> Result<(), PipelineError> {
+    /// Records a finished stage (journal append). The returned handle must be synced (see
+    /// [`sync`]) before the stage counts as recorded; syncing outside the writer's lock lets
+    /// parallel stages share the wait.
+    pub fn record(
+        &mut self,
+        stage: &str,
+        entry: LockEntry,
+    ) -> Result<std::sync::Arc<File>, PipelineError> {
         let mut text = String::from(RECORD_MARK);
         text.push_str(&entry_yaml(stage, &entry));
         if self.journal.is_none() {
@@ -74,15 +80,19 @@ impl LockWriter {
                 .append(true)
                 .open(&self.journal_path)
                 .map_err(|e| PipelineError::io("open", &self.journal_path, e))?;
-            self.journal = Some(file);
+            self.journal = Some(std::sync::Arc::new(file));
         }
-        let journal = self.journal.as_mut().expect("journal opened above");
-        journal
+        let journal = self.journal.as_ref().expect("journal opened above");
+        (&**journal)
             .write_all(text.as_bytes())
-            .and_then(|_| journal.sync_data())
             .map_err(|e| PipelineError::io("append to", &self.journal_path, e))?;
         self.lock.record(stage, entry);
-        Ok(())
+        Ok(std::sync::Arc::clone(journal))
+    }
+
+    /// The journal's path (for error messages).
+    pub fn journal_path(&self) -> &Path {
+        &self.journal_path
     }
 
     /// Writes `slipway.lock` atomically (keeping only `keep` stages) and removes the journal.
@@ -108,4 +118,11 @@ impl LockWriter {
             Err(e) => Err(PipelineError::io("remove", &self.journal_path, e)),
         }
     }
+}
+
+/// Makes a recorded entry durable.
+pub fn sync(journal: &File, path: &Path) -> Result<(), PipelineError> {
+    journal
+        .sync_data()
+        .map_err(|e| PipelineError::io("fsync", path, e))
 }

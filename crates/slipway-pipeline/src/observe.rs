@@ -5,7 +5,7 @@ use crate::error::PipelineError;
 use slipway_core::RelPath;
 use slipway_core::pipeline::{Observed, PathState, StageSpec};
 use slipway_store::{HashedPath, StoreError, TreeHasher, Workspace};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -13,7 +13,8 @@ use std::sync::Mutex;
 pub struct Observer<'a> {
     root: PathBuf,
     hasher: TreeHasher<'a>,
-    known: Mutex<HashMap<RelPath, Option<PathState>>>,
+    /// Paths hashed so far, by path text (ordered, so everything under a directory is one range).
+    known: Mutex<BTreeMap<String, Option<PathState>>>,
 }
 
 /// The state of a hashed path.
@@ -43,13 +44,13 @@ impl<'a> Observer<'a> {
         Observer {
             root: root.to_path_buf(),
             hasher,
-            known: Mutex::new(HashMap::new()),
+            known: Mutex::new(BTreeMap::new()),
         }
     }
 
     /// The state of a path, or `None` if it does not exist.
     pub fn state(&self, path: &RelPath) -> Result<Option<PathState>, PipelineError> {
-        if let Some(known) = self.known.lock().expect("observer lock").get(path) {
+        if let Some(known) = self.known.lock().expect("observer lock").get(path.as_str()) {
             return Ok(*known);
         }
         let abs = self.root.join(path.as_str());
@@ -63,7 +64,7 @@ impl<'a> Observer<'a> {
         self.known
             .lock()
             .expect("observer lock")
-            .insert(path.clone(), state);
+            .insert(path.to_string(), state);
         Ok(state)
     }
 
@@ -85,10 +86,21 @@ impl<'a> Observer<'a> {
 
     /// Forgets everything known about `path`, what contains it and what is inside it.
     pub fn invalidate(&self, path: &RelPath) {
-        self.known
-            .lock()
-            .expect("observer lock")
-            .retain(|known, _| !(known.is_within(path) || path.is_within(known)));
+        let mut known = self.known.lock().expect("observer lock");
+        // The path itself and its ancestors (a directory containing it changed too)...
+        let text = path.as_str();
+        known.remove(text);
+        for (i, _) in text.match_indices('/') {
+            known.remove(&text[..i]);
+        }
+        // ...and everything under it: the keys from `path/` up to `path0` ('0' follows '/').
+        let inside: Vec<String> = known
+            .range(format!("{text}/")..format!("{text}0"))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in inside {
+            known.remove(&key);
+        }
     }
 
     /// Records a path's state that the caller has just established (e.g. after storing it).
@@ -97,7 +109,7 @@ impl<'a> Observer<'a> {
         self.known
             .lock()
             .expect("observer lock")
-            .insert(path.clone(), state);
+            .insert(path.to_string(), state);
     }
 
     /// How many files were read (not answered by the stat cache) so far.

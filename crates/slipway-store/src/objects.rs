@@ -114,6 +114,27 @@ impl LocalObjectStore {
         &self.tmp
     }
 
+    /// Opens an object for streaming out in one pass: the reader hashes what it reads and, at
+    /// the end, fails instead of reporting end-of-file when the bytes do not hash to the
+    /// object's address. A consumer that holds back the last chunk it read until it sees
+    /// end-of-file therefore never passes on a corrupt object whole (invariant 2), without
+    /// reading the object twice.
+    pub fn open_verifying(&self, digest: &Digest) -> Result<VerifyingReader> {
+        let path = self.object_path(digest);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing(*digest));
+            }
+            Err(e) => return Err(StoreError::io("open", path, e)),
+        };
+        Ok(VerifyingReader {
+            file,
+            hasher: blake3::Hasher::new(),
+            digest: *digest,
+        })
+    }
+
     fn temp_path(&self, dir: &Path) -> PathBuf {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         dir.join(format!(".slipway-tmp-{}-{n}", std::process::id()))
@@ -163,40 +184,33 @@ impl LocalObjectStore {
         })
     }
 
-    /// Streams `reader` into a new temp file, hashing as it goes; returns (temp, digest, size).
-    fn write_temp(&self, reader: &mut dyn Read) -> Result<(PathBuf, Digest, u64)> {
+    /// Starts a streamed put: bytes are pushed with [`PendingPut::write`] (hashed and written to a
+    /// temp file as they come) and [`PendingPut::finish`] makes the object visible. Dropping an
+    /// unfinished put removes its temp file, so nothing of it is ever visible. This is the
+    /// push-style twin of [`ObjectStore::put_reader`], for producers such as a network body.
+    pub fn begin_put(&self) -> Result<PendingPut<'_>> {
         let temp = self.temp_path(&self.tmp);
         let file = File::create(&temp).map_err(|e| StoreError::io("create", &temp, e))?;
-        let result = self.fill_temp(reader, file, &temp);
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        result.map(|(digest, size)| (temp, digest, size))
-    }
-
-    fn fill_temp(&self, reader: &mut dyn Read, file: File, temp: &Path) -> Result<(Digest, u64)> {
-        let mut sink = self.wrap_sink(file);
-        let mut hasher = blake3::Hasher::new();
-        let mut buffer = vec![0u8; BUFFER_SIZE];
-        let mut size = 0u64;
-        loop {
-            let n = match reader.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(StoreError::io("read input for", temp, e)),
-            };
-            hasher.update(&buffer[..n]);
-            sink.write_all(&buffer[..n])
-                .map_err(|e| StoreError::io("write", temp, e))?;
-            size += n as u64;
-        }
-        let file = sink
-            .into_file()
-            .map_err(|e| StoreError::io("write", temp, e))?;
-        file.sync_all()
-            .map_err(|e| StoreError::io("fsync", temp, e))?;
-        Ok((hasher.finalize().into(), size))
+        // For large objects, a helper thread starts writing back what is already written (an
+        // fdatasync every WRITEBACK_EVERY bytes), so the disk works while bytes still arrive and
+        // the final fsync only waits for the tail. It never replaces that final fsync.
+        let (nudge, nudges) = std::sync::mpsc::sync_channel::<()>(1);
+        let writeback = file.try_clone().ok().map(|clone| {
+            std::thread::spawn(move || {
+                while nudges.recv().is_ok() {
+                    let _ = clone.sync_data();
+                }
+            })
+        });
+        Ok(PendingPut {
+            store: self,
+            sink: Some(self.wrap_sink(file)),
+            temp,
+            hasher: blake3::Hasher::new(),
+            size: 0,
+            nudge: Some(nudge),
+            writeback,
+        })
     }
 
     #[cfg(not(test))]
@@ -220,6 +234,109 @@ impl LocalObjectStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::Missing(*digest)),
             Err(e) => Err(StoreError::io("read", path, e)),
         }
+    }
+}
+
+/// A put in progress; see [`LocalObjectStore::begin_put`].
+pub struct PendingPut<'a> {
+    store: &'a LocalObjectStore,
+    sink: Option<Sink>,
+    temp: PathBuf,
+    hasher: blake3::Hasher,
+    size: u64,
+    nudge: Option<std::sync::mpsc::SyncSender<()>>,
+    writeback: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Bytes between two background writebacks of a large put.
+const WRITEBACK_EVERY: u64 = 64 << 20;
+
+impl PendingPut<'_> {
+    /// Hashes and writes the next bytes.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let sink = self.sink.as_mut().expect("an unfinished put has its file");
+        self.hasher.update(bytes);
+        sink.write_all(bytes)
+            .map_err(|e| StoreError::io("write", &self.temp, e))?;
+        let size = self.size + bytes.len() as u64;
+        if size / WRITEBACK_EVERY != self.size / WRITEBACK_EVERY
+            && let Some(nudge) = &self.nudge
+        {
+            // Busy syncing already: skip this nudge rather than wait.
+            let _ = nudge.try_send(());
+        }
+        self.size = size;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Fsyncs the bytes and moves them into place under their digest.
+    pub fn finish(mut self) -> Result<PutOutcome> {
+        self.stop_writeback();
+        let sink = self.sink.take().expect("an unfinished put has its file");
+        let file = sink
+            .into_file()
+            .map_err(|e| StoreError::io("write", &self.temp, e))?;
+        file.sync_all()
+            .map_err(|e| StoreError::io("fsync", &self.temp, e))?;
+        drop(file);
+        let digest: Digest = self.hasher.finalize().into();
+        let outcome = self.store.commit_temp(&self.temp, digest, self.size);
+        if outcome.is_err() {
+            let _ = fs::remove_file(&self.temp);
+        }
+        outcome
+    }
+
+    fn stop_writeback(&mut self) {
+        self.nudge = None;
+        if let Some(handle) = self.writeback.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for PendingPut<'_> {
+    fn drop(&mut self) {
+        self.stop_writeback();
+        if self.sink.take().is_some() {
+            // Abandoned before `finish`: nothing of it may become visible.
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// An object's bytes, hashed as they are read; see [`LocalObjectStore::open_verifying`].
+#[derive(Debug)]
+pub struct VerifyingReader {
+    file: File,
+    hasher: blake3::Hasher,
+    digest: Digest,
+}
+
+impl Read for VerifyingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if n > 0 || buf.is_empty() {
+            self.hasher.update(&buf[..n]);
+            return Ok(n);
+        }
+        let actual: Digest = self.hasher.finalize().into();
+        if actual != self.digest {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                StoreError::Corrupt {
+                    digest: self.digest,
+                    actual,
+                }
+                .to_string(),
+            ));
+        }
+        Ok(0)
     }
 }
 
@@ -308,8 +425,18 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 
 impl ObjectStore for LocalObjectStore {
     fn put_reader(&self, reader: &mut dyn Read) -> Result<PutOutcome> {
-        let (temp, digest, size) = self.write_temp(reader)?;
-        self.commit_temp(&temp, digest, size)
+        let mut put = self.begin_put()?;
+        let mut buffer = vec![0u8; BUFFER_SIZE];
+        loop {
+            let n = match reader.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(StoreError::io("read input for", &put.temp, e)),
+            };
+            put.write(&buffer[..n])?;
+        }
+        put.finish()
     }
 
     fn put_file(&self, path: &Path) -> Result<PutOutcome> {
@@ -589,6 +716,35 @@ mod tests {
         // The work-tree copy is independent: editing it never touches the store.
         fs::write(&dest, b"changed").unwrap();
         s.verify(&put.digest).unwrap();
+    }
+
+    #[test]
+    fn verifying_reader_fails_at_the_end_on_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let put = s.put_bytes(&vec![5u8; 3 << 20]).unwrap();
+        let mut out = Vec::new();
+        s.open_verifying(&put.digest)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out.len(), 3 << 20);
+        let path = s.object_path(&put.digest);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[100] ^= 1;
+        fs::write(&path, bytes).unwrap();
+        let err = s
+            .open_verifying(&put.digest)
+            .unwrap()
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("corrupt"), "{err}");
+        assert!(matches!(
+            s.open_verifying(&Digest::of(b"absent")),
+            Err(StoreError::Missing(_))
+        ));
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct GlobalArgs {
     /// Print more detail on stderr (-vv for debug logs).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Act as this user (default: $SLIPWAY_USER, else $USER). Roles come from `slipway users`.
+    #[arg(long = "as", global = true, env = "SLIPWAY_USER", value_name = "USER")]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -47,6 +50,31 @@ pub enum Command {
     Status,
     /// Show the pipeline's stages and edges, marking stale stages.
     Dag(DagArgs),
+    /// Champion/challenger decision: promote only if the challenger beats the champion by more
+    /// than a margin and breaches no guardrail (exit 1 when the answer is "keep").
+    Gate(GateArgs),
+    /// The model registry: register, approve, promote, roll back; what is live.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Where a model version, run or file came from (or, with --forward, what it feeds).
+    Lineage(LineageArgs),
+    /// The model card of a version (Markdown or HTML), generated from recorded evidence.
+    Card(CardArgs),
+    /// Export a version's evidence (card, gate decision, approvals, history, lineage, audit
+    /// entries) into a directory with a manifest of digests.
+    Evidence(EvidenceArgs),
+    /// The tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Who may do what: users and their roles.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// API tokens for the server (MLflow clients send them as MLFLOW_TRACKING_TOKEN).
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Monitoring: SLO breaches on a metric series, drift (PSI).
+    #[command(subcommand)]
+    Monitor(MonitorCommand),
     /// Delete objects that nothing references (no run, lock file or reference).
     Gc(GcArgs),
     /// Run the bundled example end to end in DIR (default: ./slipway-demo).
@@ -54,6 +82,98 @@ pub enum Command {
     /// The ML Test Score: which of the 28 tests are automated (passing or failing, with the
     /// evidence report's digest), manual or missing, and the paper's score.
     Score(ScoreArgs),
+    /// Serve the tracker for this project: the MLflow-compatible REST API (point
+    /// MLFLOW_TRACKING_URI at it), the native API under /api/v1, /metrics and /healthz.
+    Server(ServerArgs),
+    /// Tracked runs (pipeline stages and MLflow-logged runs alike): list, show, search, compare.
+    Runs(RunsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Address to listen on. Anything but loopback needs --insecure until auth lands.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one; the address is printed on stderr).
+    #[arg(long, default_value_t = 5000)]
+    pub port: u16,
+    /// Allow listening on a non-loopback address without authentication.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Largest JSON request body, in MiB.
+    #[arg(long, default_value_t = 16, value_name = "MIB")]
+    pub max_json_mib: usize,
+    /// Largest artifact upload, in GiB (uploads are streamed, never held in memory).
+    #[arg(long, default_value_t = 64, value_name = "GIB")]
+    pub max_artifact_gib: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Read from a running tracker instead of opening .slipway/ (e.g. http://127.0.0.1:5000).
+    #[arg(long, env = "SLIPWAY_SERVER", global = true, value_name = "URL")]
+    pub server: Option<String>,
+    #[command(subcommand)]
+    pub command: RunsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Recent runs, newest first.
+    List(RunsListArgs),
+    /// One run: status, commit and dirty flag, params, metrics, data digests, artifacts.
+    Show(RunsShowArgs),
+    /// Runs matching a filter, e.g. "metrics.auc > 0.8 and params.lr = '0.01'".
+    Search(RunsSearchArgs),
+    /// Runs side by side: params that differ, metrics with deltas against the first run.
+    Compare(RunsCompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunsListArgs {
+    /// Only runs of these experiments (names or ids; repeatable). Default: all.
+    #[arg(long, short = 'e', value_name = "EXPERIMENT")]
+    pub experiment: Vec<String>,
+    /// How many runs to show.
+    #[arg(long, short = 'n', default_value_t = 50)]
+    pub max_results: usize,
+    /// Which runs: active, deleted or all.
+    #[arg(long, default_value = "active")]
+    pub view: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsShowArgs {
+    /// The run id (32 hex characters).
+    pub run_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsSearchArgs {
+    /// Filter in MLflow's search language (metrics., params., tags., attributes.; AND only).
+    pub filter: String,
+    /// Only runs of these experiments (names or ids; repeatable). Default: all.
+    #[arg(long, short = 'e', value_name = "EXPERIMENT")]
+    pub experiment: Vec<String>,
+    /// Sort key, e.g. "metrics.auc DESC" (repeatable).
+    #[arg(long, value_name = "KEY [ASC|DESC]")]
+    pub order_by: Vec<String>,
+    /// How many runs to show.
+    #[arg(long, short = 'n', default_value_t = 100)]
+    pub max_results: usize,
+    /// Continue after a previous page (its token is printed on stderr).
+    #[arg(long)]
+    pub page_token: Option<String>,
+    /// Which runs: active, deleted or all.
+    #[arg(long, default_value = "active")]
+    pub view: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsCompareArgs {
+    /// Two or more run ids; deltas are against the first.
+    #[arg(required = true, num_args = 2..)]
+    pub run_ids: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +281,360 @@ pub enum DagFormat {
     Mermaid,
     /// JSON.
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// The primary metric, measured on the same frozen holdout for both models.
+    #[arg(long, default_value = "auc")]
+    pub metric: String,
+    /// Whether a higher or a lower value of the metric is better.
+    #[arg(long, value_enum, default_value = "higher")]
+    pub better: Better,
+    /// The champion's (current Production model's) value of the metric.
+    #[arg(long, allow_hyphen_values = true)]
+    pub champion: f64,
+    /// The challenger's value of the metric.
+    #[arg(long, allow_hyphen_values = true)]
+    pub challenger: f64,
+    /// The margin the challenger must beat the champion by (strictly).
+    #[arg(long, default_value_t = 0.0)]
+    pub delta: f64,
+    /// A guardrail on the challenger: `name=value<=bound` or `name=value>=bound`
+    /// (e.g. `p99_latency_ms=180<=200`); repeatable.
+    #[arg(long = "guardrail", value_name = "NAME=VALUE<=BOUND")]
+    pub guardrails: Vec<String>,
+}
+
+/// Which direction of a metric is better.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Better {
+    /// Higher is better (AUC, accuracy).
+    Higher,
+    /// Lower is better (log loss, error).
+    Lower,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// List registered models with their tier, owner, latest version and live slots.
+    List(ModelsListArgs),
+    /// A model (or one version) in detail: inventory, versions, stages, evidence.
+    Show(ModelRefArgs),
+    /// Register a new version of a model from a model file or directory (or a stored digest).
+    Register(RegisterArgs),
+    /// Change a model's inventory entry (owner, tier, intended use, limitations).
+    Update(UpdateModelArgs),
+    /// Sign off a version (validators; bound to its artifact, gate decision and the policy).
+    Approve(ApproveArgs),
+    /// Make a version Production in a slot (archives the previous one), if the policy allows.
+    Promote(PromoteArgs),
+    /// Re-point a slot at the previous Production version (or a named earlier one).
+    Rollback(RollbackArgs),
+    /// Move a version to Staging, Archived or None in a slot.
+    Stage(StageArgs),
+    /// Point an alias (e.g. `challenger`) at a version, or delete it.
+    Alias(AliasArgs),
+    /// Pin a version's deployment config (a file stored content-addressed).
+    PinConfig(PinConfigArgs),
+    /// What is live in a slot, now or at a past time.
+    Live(LiveArgs),
+    /// Every transition of a model: who, when, what, on what evidence, why.
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsListArgs {
+    /// Show the full inventory (intended use, limitations).
+    #[arg(long)]
+    pub inventory: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelRefArgs {
+    /// `NAME` or `NAME@VERSION`.
+    pub model: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// The model's name (created on first registration).
+    pub name: String,
+    /// The model file or directory to store, or the digest of one already stored.
+    #[arg(long)]
+    pub artifact: String,
+    /// The tracker run that produced it (its author, origin and commit become provenance).
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Risk tier for a new model: low, medium or high.
+    #[arg(long)]
+    pub tier: Option<String>,
+    /// Owner for a new model.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Intended use for a new model.
+    #[arg(long)]
+    pub intended_use: Option<String>,
+    /// Known limitations for a new model.
+    #[arg(long)]
+    pub limitations: Option<String>,
+    /// A description of this version.
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateModelArgs {
+    /// The model.
+    pub name: String,
+    /// New risk tier (validators and above).
+    #[arg(long)]
+    pub tier: Option<String>,
+    /// New owner.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// New intended use.
+    #[arg(long)]
+    pub intended_use: Option<String>,
+    /// New limitations.
+    #[arg(long)]
+    pub limitations: Option<String>,
+    /// New description.
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// `NAME@VERSION`.
+    #[arg(value_name = "NAME@VERSION")]
+    pub target: String,
+    /// Why, or what was checked.
+    #[arg(long)]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// `NAME@VERSION`.
+    #[arg(value_name = "NAME@VERSION")]
+    pub target: String,
+    /// The deployment slot.
+    #[arg(long, default_value = "default")]
+    pub slot: String,
+    /// Aliases to move to the version as part of the promotion (e.g. `champion`).
+    #[arg(long = "alias")]
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The model.
+    pub name: String,
+    /// The deployment slot.
+    #[arg(long, default_value = "default")]
+    pub slot: String,
+    /// An earlier Production version to return to (default: the previous one).
+    #[arg(long)]
+    pub to: Option<u64>,
+    /// Why (required: it goes into the history and the audit trail).
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    /// `NAME@VERSION`.
+    #[arg(value_name = "NAME@VERSION")]
+    pub target: String,
+    /// Staging, Archived or None.
+    #[arg(long)]
+    pub to: String,
+    /// The deployment slot.
+    #[arg(long, default_value = "default")]
+    pub slot: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AliasArgs {
+    /// The model.
+    pub name: String,
+    /// The alias.
+    pub alias: String,
+    /// The version to point it at (omit with --delete).
+    #[arg(value_name = "VERSION")]
+    pub number: Option<u64>,
+    /// Delete the alias.
+    #[arg(long, conflicts_with = "number")]
+    pub delete: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PinConfigArgs {
+    /// `NAME@VERSION`.
+    #[arg(value_name = "NAME@VERSION")]
+    pub target: String,
+    /// The deployment config file.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// The model.
+    pub name: String,
+    /// The deployment slot.
+    #[arg(long, default_value = "default")]
+    pub slot: String,
+    /// A past time: epoch ms or UTC like 2026-11-26T08:30:00Z.
+    #[arg(long)]
+    pub as_of: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The model.
+    pub name: String,
+    /// Only this slot.
+    #[arg(long)]
+    pub slot: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LineageArgs {
+    /// `NAME@VERSION`, a run id, a path in the project, or a digest (prefix) / reference.
+    pub target: String,
+    /// Forward: every run, model version and live slot downstream of a file or digest.
+    #[arg(long)]
+    pub forward: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DagFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CardArgs {
+    /// `NAME@VERSION`.
+    #[arg(value_name = "NAME@VERSION")]
+    pub target: String,
+    /// markdown or html.
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: CardFormat,
+    /// Write to this file instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Formats of generated documents.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CardFormat {
+    /// GitHub-flavoured Markdown.
+    Markdown,
+    /// A standalone HTML page.
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    /// `NAME@VERSION`.
+    #[arg(value_name = "NAME@VERSION")]
+    pub target: String,
+    /// Directory to write (default: evidence-NAME-VERSION).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print audit entries in order.
+    Log(AuditLogArgs),
+    /// Verify the chain end to end (exit 1 naming the first bad entry).
+    Verify,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditLogArgs {
+    /// Only entries after this sequence number.
+    #[arg(long, default_value_t = 0)]
+    pub after: u64,
+    /// At most this many entries.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user (the first user must be yourself, as admin).
+    Add(UserAddArgs),
+    /// List users.
+    List,
+    /// Change a user's role.
+    SetRole(UserAddArgs),
+    /// Disable a user (their tokens stop working).
+    Disable(UserNameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// User name.
+    pub name: String,
+    /// viewer, contributor, validator, deployer or admin.
+    #[arg(long)]
+    pub role: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UserNameArgs {
+    /// User name.
+    pub name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a token (printed once; store it safely).
+    Create(TokenCreateArgs),
+    /// List tokens (without secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke(TokenIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// Whose token (default: you).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// What it is for.
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenIdArgs {
+    /// The token's id (the part after `slw_`).
+    pub id: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MonitorCommand {
+    /// Sustained-breach check of a daily metric: alert when N consecutive rolling means fall
+    /// below the floor (exit 1 when an alert fires).
+    Slo(SloArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SloArgs {
+    /// CSV with a header `day,value`, one row a day, in order.
+    #[arg(long, value_name = "FILE")]
+    pub series: PathBuf,
+    /// The floor the rolling mean must stay at or above.
+    #[arg(long, allow_hyphen_values = true)]
+    pub floor: f64,
+    /// Days in the rolling mean.
+    #[arg(long, default_value_t = 5)]
+    pub window: usize,
+    /// Consecutive smoothed days below the floor that fire the alert.
+    #[arg(long, default_value_t = 3)]
+    pub breaches: usize,
 }
 
 #[derive(Debug, Args)]

@@ -8,12 +8,14 @@
 mod migrations;
 mod records;
 mod sqlite;
+mod tracker;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
 pub use records::*;
 pub use sqlite::SqliteStore;
+pub use tracker::*;
 
 use slipway_core::Digest;
 use slipway_core::tracking::{MetricPoint, RunStatus};
@@ -168,6 +170,33 @@ pub trait MetadataStore: Send + Sync {
     fn run_io(&self, run_id: &str) -> MetaResult<Vec<RunIo>>;
     /// Runs that consumed or produced a digest (lineage), with the role.
     fn runs_touching(&self, digest: &Digest) -> MetaResult<Vec<(String, RunIo)>>;
+
+    // --- tracker (the MLflow-compatible and native APIs) ---
+
+    /// Applies writes in one transaction (one commit for the whole group). Each operation
+    /// succeeds or fails on its own and a failed one writes nothing; the outer error means the
+    /// transaction itself failed and nothing was written.
+    fn apply(&self, ops: &[WriteOp]) -> MetaResult<Vec<MetaResult<WriteOutcome>>>;
+    /// Applies one write in its own transaction.
+    fn apply_one(&self, op: WriteOp) -> MetaResult<WriteOutcome> {
+        self.apply(std::slice::from_ref(&op))?
+            .pop()
+            .unwrap_or(Err(MetaError::Invalid("no outcome for a write".into())))
+    }
+    /// An experiment's tags, by key.
+    fn experiment_tags(&self, id: i64) -> MetaResult<Vec<(String, String)>>;
+    /// Ids of the runs a query selects, in its order, one page of them.
+    fn search_runs(&self, query: &RunQuery) -> MetaResult<Vec<String>>;
+    /// Everything about the given runs, in the order given; unknown ids are left out.
+    fn run_details(&self, run_ids: &[String]) -> MetaResult<Vec<RunDetail>>;
+    /// Artifact-index entries at `path` or under it (`path/…`); an empty path lists everything.
+    fn artifact_files(&self, path: &str) -> MetaResult<Vec<ArtifactFile>>;
+    /// The artifact-index entry at exactly `path`.
+    fn artifact_file(&self, path: &str) -> MetaResult<Option<ArtifactFile>>;
+    /// A logged model with its tags and params.
+    fn logged_model(&self, id: &str) -> MetaResult<LoggedModel>;
+    /// Logged models of the given experiments, newest first.
+    fn logged_models(&self, experiment_ids: &[i64]) -> MetaResult<Vec<LoggedModel>>;
 
     // --- maintenance ---
 

@@ -4,5 +4,10 @@
 mod artifacts;
 mod builtins;
 mod crash;
+mod gate;
+mod governance;
+mod lineage;
+mod models;
+mod monitor;
 mod pipeline;
 mod util;

@@ -1,0 +1,140 @@
+//! `slipway card` and `slipway evidence`: governance documents from recorded evidence.
+
+use super::Context;
+use crate::Outcome;
+use crate::cli::{CardArgs, CardFormat, EvidenceArgs};
+use crate::output::{print_json, print_line};
+use anyhow::{Context as _, Result, anyhow};
+use slipway_core::{ArtifactKind, Digest};
+use slipway_store::lineage::{Lineage, LineageTarget};
+use slipway_store::registry::RegistryStore;
+use std::path::PathBuf;
+
+fn model_version(text: &str) -> Result<(String, u64)> {
+    let (name, version) = text
+        .rsplit_once('@')
+        .ok_or_else(|| anyhow!("`{text}` names no version; write NAME@VERSION"))?;
+    Ok((
+        name.to_string(),
+        version
+            .parse()
+            .map_err(|_| anyhow!("`{text}`: write NAME@VERSION"))?,
+    ))
+}
+
+pub fn card(ctx: &Context, args: CardArgs) -> Result<Outcome> {
+    let ws = ctx.workspace()?;
+    let (name, version) = model_version(&args.target)?;
+    let doc =
+        slipway_store::governance::model_card(ws.meta(), &name, version, slipway_store::now_ms())?;
+    let text = match args.format {
+        CardFormat::Markdown => doc.to_markdown(),
+        CardFormat::Html => doc.to_html(),
+    };
+    match args.output {
+        Some(path) => {
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            ctx.messages.say(format_args!("Wrote {}", path.display()));
+        }
+        None => print!("{text}"),
+    }
+    Ok(Outcome::Ok)
+}
+
+pub fn evidence(ctx: &Context, args: EvidenceArgs) -> Result<Outcome> {
+    let ws = ctx.workspace()?;
+    let (name, version) = model_version(&args.target)?;
+    let now = slipway_store::now_ms();
+    let dir = args
+        .output
+        .unwrap_or_else(|| PathBuf::from(format!("evidence-{name}-{version}")));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let meta = ws.meta();
+    let record = meta.version(&name, version)?;
+    let doc = slipway_store::governance::model_card(meta, &name, version, now)?;
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        ("card.md".into(), doc.to_markdown().into_bytes()),
+        ("card.html".into(), doc.to_html().into_bytes()),
+    ];
+    let json = |v: &serde_json::Value| serde_json::to_vec_pretty(v).expect("json");
+    files.push((
+        "version.json".into(),
+        json(&serde_json::json!({"model": name, "version": version, "artifact": record.version.artifact,
+            "created_by": record.version.created_by, "created_ms": record.created_ms, "run_id": record.run_id,
+            "provenance": record.version.provenance, "deployment_config": record.deployment_config,
+            "ml_test_score": record.ml_test_score, "components": record.version.components})),
+    ));
+    if let Some((digest, decision)) = meta.latest_gate_decision(&name, version)? {
+        files.push((
+            "gate-decision.json".into(),
+            decision.canonical_json().into_bytes(),
+        ));
+        files.push((
+            "gate-decision.digest".into(),
+            format!("{digest}\n").into_bytes(),
+        ));
+    }
+    let approvals: Vec<_> = meta
+        .approvals(&name, version)?
+        .iter()
+        .map(|a| serde_json::json!({"approval": a.approval, "binding_digest": a.approval.binding.digest(), "valid": a.valid, "comment": a.comment}))
+        .collect();
+    files.push(("approvals.json".into(), json(&serde_json::json!(approvals))));
+    let history: Vec<_> = meta
+        .history(&name, None)?
+        .into_iter()
+        .filter(|r| r.record.version == Some(version))
+        .map(|r| r.record)
+        .collect();
+    files.push(("history.json".into(), json(&serde_json::to_value(history)?)));
+    let lineage =
+        Lineage::new(meta).backward(&LineageTarget::ModelVersion(name.clone(), version))?;
+    files.push((
+        "lineage.json".into(),
+        json(&serde_json::to_value(&lineage)?),
+    ));
+    let subject = format!("{name}@{version}");
+    let audit: Vec<_> = meta
+        .audit_log(0, usize::MAX >> 1)?
+        .into_iter()
+        .filter(|r| {
+            r.sealed.entry.subject == subject
+                || r.sealed.entry.subject.starts_with(&format!("{subject}/"))
+        })
+        .map(|r| serde_json::json!({"entry": r.sealed, "payload": r.payload}))
+        .collect();
+    let chain = meta.audit_verify()?;
+    files.push((
+        "audit.json".into(),
+        json(&serde_json::json!({"entries": audit, "chain_verified": chain.is_ok(), "head": meta.audit_head().map(|(s, h)| serde_json::json!({"seq": s, "hash": h}))})),
+    ));
+    let mut manifest = Vec::new();
+    for (file, bytes) in &files {
+        std::fs::write(dir.join(file), bytes)
+            .with_context(|| format!("cannot write {}", dir.join(file).display()))?;
+        manifest.push(
+            serde_json::json!({"path": file, "digest": Digest::of(bytes), "size": bytes.len()}),
+        );
+    }
+    let manifest_doc = serde_json::json!({"model": name, "version": version, "artifact": record.version.artifact,
+        "generated_ms": now, "files": manifest});
+    std::fs::write(dir.join("MANIFEST.json"), json(&manifest_doc))?;
+    let stored = ws.store_path(&dir, Some(ArtifactKind::Report), now)?;
+    if ctx.json {
+        print_json(
+            &serde_json::json!({"directory": dir.display().to_string(), "digest": stored.artifact.digest, "files": files.len() + 1}),
+        )?;
+    } else {
+        print_line(format_args!(
+            "{}  {}",
+            stored.artifact.digest,
+            dir.display()
+        ))?;
+        ctx.messages.say(format_args!(
+            "Exported {} file(s) of evidence for {name}@{version}; the bundle is stored content-addressed (digest above)",
+            files.len() + 1
+        ));
+    }
+    Ok(Outcome::Ok)
+}

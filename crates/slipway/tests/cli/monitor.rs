@@ -1,0 +1,88 @@
+//! `slipway monitor slo` reproduces the seed's SLO example (reference/slo.md) exactly.
+
+use crate::util::{Project, text};
+
+fn seed_series() -> String {
+    format!(
+        "{}/tests/fixtures/seed_daily_accuracy.csv",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn seed_series_alerts_on_day_26() {
+    let p = Project::empty();
+    let series = seed_series();
+    let args = [
+        "monitor",
+        "slo",
+        "--series",
+        series.as_str(),
+        "--floor",
+        "0.88",
+        "--window",
+        "5",
+        "--breaches",
+        "3",
+    ];
+    let out = p.slipway(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "an alert answers no");
+    assert!(
+        text(&out.stdout).contains("FIRE on day 26"),
+        "{}",
+        text(&out.stdout)
+    );
+    let mut json_args = vec!["--json"];
+    json_args.extend(args);
+    let out = p.slipway(&json_args).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["alert_day"], 26);
+    assert_eq!(json["longest_breach"], 6);
+    let min = json["min_rolling"].as_f64().unwrap();
+    assert!((min - 0.8465663685822675).abs() < 1e-12, "{min}");
+}
+
+#[test]
+fn lower_floor_does_not_alert() {
+    let p = Project::empty();
+    let series = seed_series();
+    let json = p.json(&[
+        "monitor",
+        "slo",
+        "--series",
+        series.as_str(),
+        "--floor",
+        "0.84",
+        "--window",
+        "5",
+        "--breaches",
+        "3",
+    ]);
+    assert_eq!(json["alert_day"], serde_json::Value::Null);
+}
+
+#[test]
+fn bad_series_names_the_line() {
+    let p = Project::empty();
+    p.write("s.csv", b"day,value\n0,0.9\n1,oops\n");
+    let out = p
+        .slipway(&["monitor", "slo", "--series", "s.csv", "--floor", "0.88"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("s.csv:3: value `oops` is not a number"),
+        "{}",
+        text(&out.stderr)
+    );
+    p.write("h.csv", b"date,acc\n");
+    let out = p
+        .slipway(&["monitor", "slo", "--series", "h.csv", "--floor", "0.88"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stderr).contains("expected `day,value`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
