@@ -1,7 +1,10 @@
 //! `slipway/infra-tests`: the model loads in the serving runtime and answers its signature
 //! (and refuses a request that does not fit it); the training stage reproduces — rerun from
 //! the lock file in a clean temporary checkout, it gives the same output digests (or, with a
-//! tolerance, the same metrics within it); a rollback dry run (needs the registry).
+//! tolerance, the same metrics within it); a rollback of a registry slot works in a dry run —
+//! the registry's transition function, with the slot's real state and policy, accepts rolling
+//! back, and the version it would re-point to has an artifact that verifies, loads in the
+//! serving runtime and answers its signature. Nothing in the registry changes.
 //!
 //! ```yaml
 //! infra-tests:
@@ -10,6 +13,7 @@
 //!     model: models/model.json
 //!     data: data/holdout.parquet         # rows sent to the model
 //!     reproduce: {stage: train}          # or {stage: train, tolerance: {auc: 0.01}}
+//!     rollback: {model: credit, slot: default}
 //! ```
 
 use crate::args;
@@ -29,10 +33,14 @@ use std::path::Path;
 /// The `slipway/infra-tests` built-in.
 pub struct InfraTestsBuiltin;
 
-const ARGS: &[&str] = &["model", "data", "requests", "reproduce", "report"];
-
-/// What the rollback check says until the registry exists.
-pub const ROLLBACK_UNAVAILABLE: &str = "rollback: not yet available: needs the model registry (a dry run re-points a slot at the previous Production version)";
+const ARGS: &[&str] = &[
+    "model",
+    "data",
+    "requests",
+    "reproduce",
+    "rollback",
+    "report",
+];
 
 /// The report of `slipway/infra-tests`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -79,6 +87,7 @@ impl Builtin for InfraTestsBuiltin {
         known_args(with, ARGS)?;
         reproduce_arg(with)?;
         args::count(with, "requests", 20, 1)?;
+        rollback_arg(with)?;
         let model = path_arg(with, "model")?;
         let mut deps = vec![model.clone(), path_arg(with, "data")?];
         if model.as_str().ends_with(".onnx") {
@@ -100,7 +109,7 @@ impl Builtin for InfraTestsBuiltin {
         let data_rel = path_arg(with, "data")?;
         let requests = args::count(with, "requests", 20, 1)? as usize;
         let mut checks = Vec::new();
-        let mut skipped = vec![ROLLBACK_UNAVAILABLE.to_string()];
+        let mut skipped = Vec::new();
         let mut out = BuiltinOutput::default();
 
         // Servable: loads in the gateway's runtime, answers its signature, refuses a bad request.
@@ -149,6 +158,21 @@ impl Builtin for InfraTestsBuiltin {
             reproduce_detail = Some(detail);
         } else {
             skipped.push("reproducible: no `reproduce: {stage: …}` given".into());
+        }
+
+        match rollback_arg(with)? {
+            Some((model, slot)) => {
+                let check = match rollback_dry_run(ctx, &model, &slot, &data_rel, requests) {
+                    Ok(observed) => {
+                        Check::new("rollback", true, Level::Error, ROLLBACK_EXPECTED, observed)
+                    }
+                    Err(message) => {
+                        Check::new("rollback", false, Level::Error, ROLLBACK_EXPECTED, message)
+                    }
+                };
+                checks.push(check);
+            }
+            None => skipped.push("rollback: no `rollback: {model: …, slot: …}` given".into()),
         }
 
         let passed = checks.iter().all(|c| !c.is_error());
@@ -208,6 +232,132 @@ impl Builtin for InfraTestsBuiltin {
             ))
         }
     }
+}
+
+const ROLLBACK_EXPECTED: &str = "the registry would roll the slot back, and the version it re-points to verifies, loads and answers its signature";
+
+fn rollback_arg(with: &serde_json::Value) -> Result<Option<(String, String)>, String> {
+    let Some(r) = with.get("rollback") else {
+        return Ok(None);
+    };
+    known_args(r, &["model", "slot"]).map_err(|e| format!("rollback: {e}"))?;
+    let model = args::required_text(r, "model", "the registered model")
+        .map_err(|e| format!("rollback: {e}"))?;
+    let slot = args::text(r, "slot")
+        .map_err(|e| format!("rollback: {e}"))?
+        .unwrap_or_else(|| "default".into());
+    Ok(Some((model, slot)))
+}
+
+/// Asks the registry's transition function what a rollback of `model` in `slot` would do,
+/// without applying it, then checks the version it would re-point to.
+fn rollback_dry_run(
+    ctx: &BuiltinContext<'_>,
+    model: &str,
+    slot: &str,
+    data_rel: &RelPath,
+    requests: usize,
+) -> Result<String, String> {
+    use slipway_core::registry::{
+        Action, Actor, Effect, Evidence, Request, Role, Stage, transition,
+    };
+    use slipway_store::registry::RegistryStore;
+    let registry = ctx.workspace.meta();
+    let state = registry
+        .slot_state(model, slot)
+        .map_err(|e| e.to_string())?;
+    let policy = registry.policy().map_err(|e| e.to_string())?;
+    let current = state.production();
+    let request = Request {
+        actor: Actor::new("slipway/infra-tests (dry run)", Role::Deployer),
+        time_ms: slipway_store::now_ms(),
+        action: Action::Rollback {
+            to: None,
+            reason: "infra-tests dry run".into(),
+        },
+    };
+    let effects = transition(&state, &request, &policy, &Evidence::default())
+        .map_err(|refusal| format!("the registry would refuse the rollback: {refusal}"))?;
+    let target = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::SetStage {
+                version,
+                to: Stage::Production,
+                ..
+            } => Some(*version),
+            _ => None,
+        })
+        .ok_or_else(|| "the rollback would make no version Production".to_string())?;
+    let entry = state
+        .versions
+        .get(&target)
+        .ok_or_else(|| format!("version {target} is not in the slot's state"))?;
+    let digest = entry.version.artifact;
+    let tmp = tempfile::Builder::new()
+        .prefix("slipway-rollback-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let restored = tmp.path().join("artifact");
+    ctx.workspace.restore(&digest, &restored).map_err(|e| {
+        format!(
+            "version {target}'s artifact {} cannot be restored: {e}",
+            digest.short(12)
+        )
+    })?;
+    let file = model_file(&restored).ok_or_else(|| {
+        format!(
+            "version {target}'s artifact {} holds no model file (.json or .onnx)",
+            digest.short(12)
+        )
+    })?;
+    let loaded = slipway_serve::load(&file).map_err(|e| format!("version {target}: {e}"))?;
+    let sig = loaded.signature().clone();
+    let names: Vec<String> = sig.inputs.iter().map(|f| f.name.clone()).collect();
+    let frame = slipway_data::load_frame(&ctx.path(data_rel), &names, &[])
+        .map_err(|e| format!("version {target} needs columns the data lacks: {e}"))?;
+    let n = requests.min(frame.rows);
+    let x = frame.row_major(&names);
+    let rows: Vec<serde_json::Value> = (0..n).map(|r| holdout::request_row(&sig, &x, r)).collect();
+    let predictions = loaded
+        .predict(&rows)
+        .map_err(|e| format!("version {target} failed a valid request: {e}"))?;
+    if predictions.iter().any(|p| !p.is_finite()) {
+        return Err(format!("version {target} gave a non-finite prediction"));
+    }
+    Ok(format!(
+        "rolling back {model} in slot {slot} would re-point it from version {} to version {target}; its artifact {} verifies, loads in the {} runtime and answered {n} request(s); nothing was changed",
+        current.map_or("none".into(), |v| v.to_string()),
+        digest.short(12),
+        loaded.format().as_str()
+    ))
+}
+
+/// The model file in a restored artifact: the file itself (named for its runtime by sniffing
+/// its first byte: `{` is the built-in JSON format, anything else ONNX), or in a directory the
+/// first `.onnx` or `.json` file (signature sidecars excluded).
+fn model_file(restored: &Path) -> Option<std::path::PathBuf> {
+    if restored.is_file() {
+        let first = std::fs::read(restored)
+            .ok()?
+            .into_iter()
+            .find(|b| !b.is_ascii_whitespace());
+        let named = restored.with_extension(if first == Some(b'{') { "json" } else { "onnx" });
+        std::fs::rename(restored, &named).ok()?;
+        return Some(named);
+    }
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(restored)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            !name.ends_with(".signature.json")
+                && (name.ends_with(".onnx") || name.ends_with(".json"))
+        })
+        .collect();
+    files.sort();
+    files.into_iter().next()
 }
 
 fn servable(

@@ -178,9 +178,9 @@ pub struct RunsCompareArgs {
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// A registered model version. Not available yet: resolving MODEL@VERSION arrives with the
-    /// model registry; without it the score is computed from the project's current pipeline
-    /// evidence (the reports its built-in test stages wrote).
+    /// A registered model version. Not available yet: resolving MODEL@VERSION to its recorded
+    /// evidence is not wired; without it the score is computed from the project's current
+    /// pipeline evidence (the reports its built-in test stages wrote).
     #[arg(value_name = "MODEL@VERSION")]
     pub target: Option<String>,
     /// YAML file of tests run by hand: `manual: {TEST-ID: DOCUMENT}` (default: mltestscore.yaml

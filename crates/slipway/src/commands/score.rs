@@ -35,7 +35,7 @@ struct ManualFile {
 pub fn run(ctx: &Context, args: ScoreArgs) -> Result<Outcome> {
     if let Some(target) = &args.target {
         bail!(
-            "cannot score `{target}`: resolving MODEL@VERSION needs the model registry, which this build does not have yet; run `slipway score` without an argument to score the project's current pipeline evidence"
+            "cannot score `{target}`: resolving MODEL@VERSION to the evidence recorded for that version is not wired yet (it lands with the registry's evidence links); run `slipway score` without an argument to score the project's current pipeline evidence"
         );
     }
     let ws = ctx.workspace()?;

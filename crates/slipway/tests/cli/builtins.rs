@@ -173,7 +173,8 @@ fn the_full_chain_runs_logs_training_and_scores() {
         i["skipped"][0]
             .as_str()
             .unwrap()
-            .contains("needs the model registry")
+            .starts_with("rollback: no `rollback:"),
+        "{i}"
     );
 
     // The score: evidence per test, with the report digests.
@@ -202,10 +203,10 @@ fn the_full_chain_runs_logs_training_and_scores() {
     // Evidence is stored: the digest restores the report.
     let d = test("data-1")["evidence"].as_str().unwrap().to_string();
     p.slipway(&["artifacts", "get", &d]).assert().success();
-    // MODEL@VERSION needs the registry.
+    // MODEL@VERSION resolution is not wired yet.
     let out = p.slipway(&["score", "credit@3"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("needs the model registry"));
+    assert!(text(&out.stderr).contains("MODEL@VERSION"));
 
     // Nothing changed: everything is cached.
     let (ok, again, _) = run_json(&p, &[]);
@@ -439,4 +440,86 @@ fn onnx_models_are_evaluated_too() {
         e.metrics
     );
     assert!(e.latency.samples == 50 && e.latency.p50_ms > 0.0);
+}
+
+#[test]
+fn a_rollback_dry_run_checks_the_previous_production_version_without_changing_anything() {
+    let p = credit_project();
+    p.write(
+        "slipway.yaml",
+        b"stages:
+  train:
+    uses: slipway/train
+    with: {data: data/train.csv, label: default, exclude: [id, region]}
+  trees:
+    uses: slipway/train
+    with: {data: data/train.csv, label: default, exclude: [id, region], model: trees, n_trees: 5, out: models/trees.json}
+  infra-tests:
+    uses: slipway/infra-tests
+    with: {model: models/trees.json, data: data/holdout.csv, rollback: {model: credit}}
+",
+    );
+    let (ok, _, stderr) = run_json(&p, &["train", "trees"]);
+    assert!(ok, "{stderr}");
+    for (file, version) in [
+        ("models/model.json", "credit@1"),
+        ("models/trees.json", "credit@2"),
+    ] {
+        let out = p
+            .slipway(&[
+                "--as",
+                "ana",
+                "models",
+                "register",
+                "credit",
+                "--artifact",
+                file,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), version);
+    }
+    // One Production version: there is nothing to roll back to, and the check says why.
+    p.slipway(&["models", "promote", "credit@1"])
+        .assert()
+        .success();
+    let (ok, report, _) = run_json(&p, &["infra-tests"]);
+    assert!(!ok);
+    let detail = outcome(&report, "infra-tests")["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("rollback: the registry would refuse the rollback"),
+        "{detail}"
+    );
+    // Two: the dry run would go back to version 1, whose artifact loads and answers.
+    p.slipway(&["models", "promote", "credit@2"])
+        .assert()
+        .success();
+    let (ok, _, stderr) = run_json(&p, &["infra-tests"]);
+    assert!(ok, "{stderr}");
+    let r = read_json(&p, "reports/infra-tests.json");
+    let rollback = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "rollback")
+        .unwrap();
+    assert_eq!(rollback["passed"], true, "{r}");
+    let observed = rollback["observed"].as_str().unwrap();
+    assert!(
+        observed.contains("from version 2 to version 1"),
+        "{observed}"
+    );
+    assert!(observed.contains("slipway-model/1 runtime"), "{observed}");
+    // Nothing changed in the registry.
+    assert_eq!(p.json(&["models", "live", "credit"])["version"], 2);
+    // And the score counts infra-7 as automated.
+    let score = p.json(&["score"]);
+    let infra7 = score["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "infra-7")
+        .unwrap();
+    assert_eq!(infra7["status"], "automated_passing", "{score}");
 }
