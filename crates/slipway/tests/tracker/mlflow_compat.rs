@@ -8,7 +8,14 @@ use std::process::Command;
 
 const MLFLOW: &str = "3.17.2";
 
+/// The venv's python, created once per test process: tests run on threads of one process, so
+/// a `OnceLock` keeps two of them from building the same venv at the same time.
 fn venv_python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(make_venv).clone()
+}
+
+fn make_venv() -> PathBuf {
     let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .expect("target dir")
