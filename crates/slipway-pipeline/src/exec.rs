@@ -505,6 +505,8 @@ fn execute(
         stage: stage.name.clone(),
     });
     let root = ctx.project.root.as_path();
+    // Pin the code version before any command of this run touches the work tree.
+    ctx.tracker.git();
     for out in stage.outputs() {
         let abs = ctx.project.path(&out.path);
         remove_path(&abs)?;

@@ -50,7 +50,9 @@ impl<'a> Tracker<'a> {
         }
     }
 
-    fn git(&self) -> &GitState {
+    /// The git state; the executor reads it before the first command starts, so the run's
+    /// own outputs never count as uncommitted changes.
+    pub fn git(&self) -> &GitState {
         self.git.get_or_init(|| crate::git::state(self.ws.root()))
     }
 

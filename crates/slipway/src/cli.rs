@@ -292,11 +292,36 @@ pub struct GateArgs {
     #[arg(long, value_enum, default_value = "higher")]
     pub better: Better,
     /// The champion's (current Production model's) value of the metric.
-    #[arg(long, allow_hyphen_values = true)]
-    pub champion: f64,
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        required_unless_present = "champion_report"
+    )]
+    pub champion: Option<f64>,
     /// The challenger's value of the metric.
-    #[arg(long, allow_hyphen_values = true)]
-    pub challenger: f64,
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        required_unless_present = "challenger_report"
+    )]
+    pub challenger: Option<f64>,
+    /// The champion's evaluation report (from `slipway/evaluate`): its metric values, and the
+    /// holdout digest, which must equal the challenger's.
+    #[arg(long, value_name = "FILE", conflicts_with = "champion")]
+    pub champion_report: Option<PathBuf>,
+    /// The challenger's evaluation report; guardrails written `name<=bound` take their value
+    /// from it.
+    #[arg(long, value_name = "FILE", conflicts_with = "challenger")]
+    pub challenger_report: Option<PathBuf>,
+    /// Record the decision in the registry for this model (the evidence a promotion needs).
+    #[arg(long, value_name = "NAME", requires = "challenger_version")]
+    pub model: Option<String>,
+    /// The registered version the challenger is.
+    #[arg(long, value_name = "VERSION")]
+    pub challenger_version: Option<u64>,
+    /// The registered version the champion is (default: the current Production of `default`).
+    #[arg(long, value_name = "VERSION")]
+    pub champion_version: Option<u64>,
     /// The margin the challenger must beat the champion by (strictly).
     #[arg(long, default_value_t = 0.0)]
     pub delta: f64,

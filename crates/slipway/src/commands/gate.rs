@@ -1,39 +1,137 @@
-//! `slipway gate`: the champion/challenger rule, ad hoc.
+//! `slipway gate`: the champion/challenger rule, ad hoc or from evaluation reports, optionally
+//! recorded in the registry as the evidence a promotion needs.
 
 use super::Context;
 use crate::Outcome;
 use crate::cli::{Better, GateArgs};
 use crate::output::{print_json, print_line};
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, anyhow, bail};
 use slipway_core::gate::{DecisionRecord, Direction, GateInput, GateSubject, Guardrail, Verdict};
+use slipway_core::reports::{EvaluationReport, same_holdout};
+use slipway_store::registry::RegistryStore;
+
+fn read_report(path: &std::path::Path) -> Result<EvaluationReport> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not an evaluation report from slipway/evaluate",
+            path.display()
+        )
+    })
+}
+
+fn metric(report: &EvaluationReport, name: &str, path: &std::path::Path) -> Result<f64> {
+    report.metrics.get(name).copied().ok_or_else(|| {
+        anyhow!(
+            "{} has no metric `{name}`; it has: {}",
+            path.display(),
+            report
+                .metrics
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// `name=value<=bound`, or `name<=bound` with the value taken from the challenger's report.
+fn guardrail(
+    text: &str,
+    report: Option<(&EvaluationReport, &std::path::Path)>,
+) -> Result<Guardrail> {
+    if let Ok(g) = text.parse::<Guardrail>() {
+        return Ok(g);
+    }
+    let (name, op, bound) = ["<=", ">="]
+        .iter()
+        .find_map(|op| text.split_once(op).map(|(n, b)| (n, *op, b)))
+        .ok_or_else(|| {
+            anyhow!("--guardrail '{text}': write name=value<=bound or name=value>=bound")
+        })?;
+    if name.contains('=') {
+        // It had a value but did not parse: report the parser's own reason.
+        return Err(text.parse::<Guardrail>().unwrap_err())
+            .with_context(|| format!("--guardrail '{text}'"));
+    }
+    let (report, path) = report.ok_or_else(|| anyhow!("--guardrail '{text}' has no value; write name=value{op}bound, or give --challenger-report to take the value from it"))?;
+    let value = metric(report, name.trim(), path)?;
+    format!("{}={value}{op}{}", name.trim(), bound.trim())
+        .parse::<Guardrail>()
+        .with_context(|| format!("--guardrail '{text}'"))
+}
 
 pub fn run(ctx: &Context, args: GateArgs) -> Result<Outcome> {
+    let champion_report = args
+        .champion_report
+        .as_deref()
+        .map(|p| read_report(p).map(|r| (r, p)))
+        .transpose()?;
+    let challenger_report = args
+        .challenger_report
+        .as_deref()
+        .map(|p| read_report(p).map(|r| (r, p)))
+        .transpose()?;
+    if let (Some((champ, _)), Some((chal, _))) = (&champion_report, &challenger_report) {
+        same_holdout(champ, chal)?;
+    }
+    let champion = match (&champion_report, args.champion) {
+        (Some((r, p)), _) => metric(r, &args.metric, p)?,
+        (None, Some(v)) => v,
+        (None, None) => bail!("give --champion VALUE or --champion-report FILE"),
+    };
+    let challenger = match (&challenger_report, args.challenger) {
+        (Some((r, p)), _) => metric(r, &args.metric, p)?,
+        (None, Some(v)) => v,
+        (None, None) => bail!("give --challenger VALUE or --challenger-report FILE"),
+    };
     let guardrails = args
         .guardrails
         .iter()
-        .map(|g| {
-            g.parse::<Guardrail>()
-                .with_context(|| format!("--guardrail '{g}'"))
-        })
+        .map(|g| guardrail(g, challenger_report.as_ref().map(|(r, p)| (r, *p))))
         .collect::<Result<Vec<_>>>()?;
     let input = GateInput {
-        metric: args.metric,
+        metric: args.metric.clone(),
         direction: match args.better {
             Better::Higher => Direction::Higher,
             Better::Lower => Direction::Lower,
         },
-        champion: args.champion,
-        challenger: args.challenger,
+        champion,
+        challenger,
         delta: args.delta,
         guardrails,
     };
-    let record = DecisionRecord::decide(
-        GateSubject {
-            decided_at_ms: None,
-            ..GateSubject::default()
-        },
-        input,
-    )?;
+    let mut subject = GateSubject {
+        holdout: challenger_report.as_ref().map(|(r, _)| r.holdout.digest),
+        ..GateSubject::default()
+    };
+    // Recording needs the registry: the subject names the model and both versions.
+    let ws = if args.model.is_some() {
+        Some(ctx.workspace()?)
+    } else {
+        None
+    };
+    if let (Some(ws), Some(model)) = (&ws, &args.model) {
+        subject.model = Some(model.clone());
+        subject.challenger_version = args.challenger_version;
+        subject.champion_version = match args.champion_version {
+            Some(v) => Some(v),
+            None => ws.meta().live(model, "default", None)?.map(|v| v.number()),
+        };
+        subject.decided_at_ms = Some(slipway_store::now_ms());
+    }
+    let record = DecisionRecord::decide(subject, input)?;
+    let recorded = match (&ws, &args.model) {
+        (Some(ws), Some(_)) => {
+            let actor = super::access::actor(ctx, ws)?;
+            Some(
+                ws.meta()
+                    .record_gate_decision(&record, &actor, slipway_store::now_ms())?,
+            )
+        }
+        _ => None,
+    };
     let decision = &record.decision;
     if ctx.json {
         print_json(&serde_json::json!({
@@ -43,6 +141,8 @@ pub fn run(ctx: &Context, args: GateArgs) -> Result<Outcome> {
             "breaches": decision.breaches,
             "reasons": decision.reasons,
             "record_digest": record.digest(),
+            "recorded": recorded.is_some(),
+            "holdout": record.subject.holdout,
         }))?;
     } else {
         let input = &record.input;
@@ -71,6 +171,13 @@ pub fn run(ctx: &Context, args: GateArgs) -> Result<Outcome> {
             Verdict::Keep => "KEEP champion (margin not met)".to_string(),
         };
         print_line(format_args!("DECISION: {verdict}"))?;
+        if let (Some(digest), Some(model)) = (recorded, &args.model) {
+            ctx.messages.say(format_args!(
+                "Recorded as gate decision {} for {model}@{}",
+                digest.short(12),
+                args.challenger_version.unwrap_or(0)
+            ));
+        }
     }
     Ok(match decision.verdict {
         Verdict::Promote => Outcome::Ok,

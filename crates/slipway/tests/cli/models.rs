@@ -241,3 +241,133 @@ fn gc_keeps_registered_model_artifacts() {
     let gc = p.json(&["gc", "--grace", "0s"]);
     assert_eq!(gc["deleted"].as_array().unwrap().len(), 0, "{gc}");
 }
+
+fn git(p: &Project, args: &[&str]) {
+    let status = Command::new("git")
+        .args(["-c", "user.email=t@t", "-c", "user.name=t"])
+        .args(args)
+        .current_dir(p.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+/// The whole medium-tier path: a pipeline run at a clean commit, a gate decision recorded from
+/// evaluation values, a pinned config, a validator's approval bound to that decision, then the
+/// promotion; a later gate decision voids the approval.
+#[test]
+fn medium_tier_promotion_succeeds_with_all_evidence() {
+    let p = Project::new();
+    p.write(
+        "train.sh",
+        b"mkdir -p models && echo trained > models/model.txt\n",
+    );
+    p.write("slipway.yaml", b"stages:\n  train:\n    cmd: sh train.sh\n    deps: [train.sh]\n    outs: [models/model.txt]\n");
+    git(&p, &["init", "-q"]);
+    git(&p, &["add", "-A"]);
+    git(&p, &["commit", "-qm", "recipe"]);
+    let report = p.json(&["run"]);
+    let run_id = report["stages"][0]["run_id"].as_str().unwrap().to_string();
+    p.slipway(&["--as", "root", "users", "add", "root", "--role", "admin"])
+        .assert()
+        .success();
+    p.slipway(&["--as", "root", "users", "add", "ana", "--role", "deployer"])
+        .assert()
+        .success();
+    p.slipway(&["--as", "root", "users", "add", "val", "--role", "validator"])
+        .assert()
+        .success();
+    p.slipway(&[
+        "--as",
+        "ana",
+        "models",
+        "register",
+        "pd",
+        "--artifact",
+        "models/model.txt",
+        "--run",
+        &run_id,
+        "--tier",
+        "medium",
+    ])
+    .assert()
+    .success();
+    let gate = p.json(&[
+        "--as",
+        "ana",
+        "gate",
+        "--model",
+        "pd",
+        "--challenger-version",
+        "1",
+        "--metric",
+        "auc",
+        "--champion",
+        "0.5",
+        "--challenger",
+        "0.8",
+        "--delta",
+        "0.01",
+        "--guardrail",
+        "p99_latency_ms=3<=200",
+    ]);
+    assert_eq!(gate["recorded"], true);
+    p.write("deploy.yaml", b"replicas: 2\n");
+    p.slipway(&["--as", "ana", "models", "pin-config", "pd@1", "deploy.yaml"])
+        .assert()
+        .success();
+    p.slipway(&["--as", "val", "models", "approve", "pd@1"])
+        .assert()
+        .success();
+    let out = p
+        .slipway(&[
+            "--as", "ana", "models", "promote", "pd@1", "--alias", "champion",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        p.json(&["--as", "ana", "models", "live", "pd"])["version"],
+        1
+    );
+    let history = p.json(&["--as", "ana", "models", "history", "pd"]);
+    assert_eq!(history[0]["approvers"], serde_json::json!(["val"]));
+    assert!(history[0]["gate_decision"].is_string());
+}
+
+#[test]
+fn gate_refuses_reports_from_different_holdouts() {
+    let p = Project::empty();
+    let report = |holdout: &str| {
+        serde_json::json!({
+            "format": "slipway-evaluation/1",
+            "model": {"path": "m.json", "digest": "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262", "format": "builtin"},
+            "holdout": {"path": holdout, "digest": slipway_core_digest(holdout), "rows": 10},
+            "label": "y", "task": "binary_classification",
+            "metrics": {"auc": 0.8, "p99_latency_ms": 1.5},
+            "latency": {"samples": 10, "p50_ms": 1.0, "p99_ms": 1.5},
+            "checks": [], "passed": true
+        })
+    };
+    p.write("champ.json", report("holdout-a.csv").to_string().as_bytes());
+    p.write("chal.json", report("holdout-b.csv").to_string().as_bytes());
+    let out = p
+        .slipway(&[
+            "gate",
+            "--champion-report",
+            "champ.json",
+            "--challenger-report",
+            "chal.json",
+        ])
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("different holdouts"), "{err}");
+}
+
+fn slipway_core_digest(text: &str) -> String {
+    // Two different 64-hex digests derived from the name (the value only has to differ).
+    let byte = text.bytes().fold(0u8, |a, b| a.wrapping_add(b));
+    format!("{byte:02x}").repeat(32)
+}
