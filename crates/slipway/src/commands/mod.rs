@@ -72,3 +72,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Runs(args) => runs::run(&ctx, args),
     }
 }
+
+/// The absolute form of a path (relative paths are taken from the current directory).
+pub fn absolute(path: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    Ok(std::path::absolute(path)?)
+}

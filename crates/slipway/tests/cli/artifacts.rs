@@ -265,7 +265,35 @@ fn second_hash_of_unchanged_tree_reads_no_file() {
 fn demo_runs_and_leaves_an_explorable_project() {
     let p = Project::empty();
     let out = p.json(&["demo", "demo-project"]);
-    assert_eq!(out["corrupt"], 0);
-    let ls = p.json(&["-C", "demo-project", "artifacts", "ls"]);
-    assert_eq!(ls["refs"][0]["name"], "demo/raw-data");
+    assert_eq!(
+        out["live"], 2,
+        "the challenger ends live after the rollback drill: {out}"
+    );
+    assert_eq!(out["audit_ok"], true);
+    assert_eq!(out["slo_alert_day"], 27);
+    let history = p.json(&[
+        "-C",
+        "demo-project",
+        "--as",
+        "ana",
+        "models",
+        "history",
+        "credit-risk",
+    ]);
+    let actions: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["promote", "promote", "rollback", "promote"]);
+    let status = p.json(&["-C", "demo-project", "status"]);
+    assert_eq!(status["stale"], 0, "the project is left up to date");
+    assert!(p.join("demo-project/model-card.md").exists());
+    let again = p.slipway(&["demo", "demo-project"]).output().unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "an existing project is never overwritten"
+    );
 }
