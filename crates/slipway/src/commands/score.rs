@@ -32,16 +32,13 @@ struct ManualFile {
     manual: BTreeMap<String, String>,
 }
 
-pub fn run(ctx: &Context, args: ScoreArgs) -> Result<Outcome> {
-    if let Some(target) = &args.target {
-        bail!(
-            "cannot score `{target}`: resolving MODEL@VERSION to the evidence recorded for that version is not wired yet (it lands with the registry's evidence links); run `slipway score` without an argument to score the project's current pipeline evidence"
-        );
-    }
-    let ws = ctx.workspace()?;
+/// The evidence of the project's current pipeline: the reports its reporting built-ins wrote.
+fn project_evidence(
+    ws: &slipway_store::Workspace,
+    reports: &mut Vec<(slipway_core::Digest, ReportHeader)>,
+    sources: &mut Vec<serde_json::Value>,
+) -> Result<()> {
     let project = Project::load_with(ws.root(), &crate::builtins::registry())?;
-    let mut reports = Vec::new();
-    let mut sources = Vec::new();
     for stage in project.pipeline.stages() {
         let Action::Uses { name, .. } = &stage.action else {
             continue;
@@ -72,6 +69,74 @@ pub fn run(ctx: &Context, args: ScoreArgs) -> Result<Outcome> {
             reports.push((stored.artifact.digest, header));
         }
     }
+    Ok(())
+}
+
+/// The evidence recorded for a registered version: the newest report per path among the
+/// pipeline runs of its training run's experiment that ran before that training run or at the
+/// same commit, read back from the object store (verified).
+fn version_evidence(
+    ws: &slipway_store::Workspace,
+    target: &str,
+    reports: &mut Vec<(slipway_core::Digest, ReportHeader)>,
+    sources: &mut Vec<serde_json::Value>,
+) -> Result<(String, u64)> {
+    use slipway_core::tracking::{IoRole, RunOrigin};
+    use slipway_store::MetadataStore;
+    use slipway_store::objects::ObjectStore;
+    use slipway_store::registry::RegistryStore;
+    let (name, number) = target
+        .rsplit_once('@')
+        .and_then(|(n, v)| v.parse::<u64>().ok().map(|v| (n.to_string(), v)))
+        .ok_or_else(|| anyhow::anyhow!("`{target}`: write MODEL@VERSION, e.g. credit-risk@2"))?;
+    let version = ws.meta().version(&name, number)?;
+    let run_id = version
+        .run_id
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("{target} was registered without a training run, so it has no recorded evidence; register it with --run"))?;
+    let train = ws.meta().run(&run_id)?;
+    let mut newest: BTreeMap<String, (i64, slipway_core::Digest, String)> = BTreeMap::new();
+    for run in ws.meta().runs(train.experiment_id)? {
+        // The evidence standing when the version was built: anything written before its
+        // training run (a cached validation stays valid) or at the same commit after it.
+        let same_commit = run.git_commit.is_some() && run.git_commit == train.git_commit;
+        if run.origin != RunOrigin::Pipeline || !(same_commit || run.start_ms <= train.start_ms) {
+            continue;
+        }
+        for io in ws.meta().run_io(&run.id)? {
+            if io.role != IoRole::Output || !io.path.ends_with(".json") {
+                continue;
+            }
+            let at = run.end_ms.unwrap_or(run.start_ms);
+            if newest.get(&io.path).is_none_or(|(t, _, _)| *t < at) {
+                newest.insert(io.path.clone(), (at, io.digest, run.name.clone()));
+            }
+        }
+    }
+    for (path, (_, digest, stage)) in newest {
+        let Ok(bytes) = ws.objects().read_verified(&digest) else {
+            continue;
+        };
+        let Some(header) = ReportHeader::parse(&String::from_utf8_lossy(&bytes)) else {
+            continue;
+        };
+        sources.push(serde_json::json!({"stage": stage, "report": path, "digest": digest, "passed": header.passed}));
+        reports.push((digest, header));
+    }
+    Ok((name, number))
+}
+
+pub fn run(ctx: &Context, args: ScoreArgs) -> Result<Outcome> {
+    let ws = ctx.workspace()?;
+    let mut reports = Vec::new();
+    let mut sources = Vec::new();
+    let version = match &args.target {
+        Some(target) => Some(version_evidence(&ws, target, &mut reports, &mut sources)?),
+        None => {
+            project_evidence(&ws, &mut reports, &mut sources)?;
+            None
+        }
+    };
     let manual_path = args
         .manual
         .clone()
@@ -91,6 +156,17 @@ pub fn run(ctx: &Context, args: ScoreArgs) -> Result<Outcome> {
     let assessment = assess(&evidence, &manual)
         .map_err(|e| anyhow::anyhow!("{}: {e}", manual_path.display()))?;
     let report = assessment.score();
+    if let Some((name, number)) = &version {
+        // The registry's policy can require a minimum score: record it on the version.
+        use slipway_store::registry::RegistryStore;
+        let update = slipway_store::registry::VersionUpdate {
+            ml_test_score: Some(report.score),
+            ..Default::default()
+        };
+        let actor = super::access::actor(ctx, &ws)?;
+        ws.meta()
+            .update_version(name, *number, &update, &actor, slipway_store::now_ms())?;
+    }
     if ctx.json {
         print_json(&serde_json::json!({
             "score": report.score,

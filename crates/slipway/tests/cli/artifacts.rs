@@ -290,6 +290,38 @@ fn demo_runs_and_leaves_an_explorable_project() {
     let status = p.json(&["-C", "demo-project", "status"]);
     assert_eq!(status["stale"], 0, "the project is left up to date");
     assert!(p.join("demo-project/model-card.md").exists());
+    // The version's ML Test Score comes from the evidence recorded for it, and is stored on it.
+    let score = p.json(&[
+        "-C",
+        "demo-project",
+        "--as",
+        "ana",
+        "score",
+        "credit-risk@2",
+    ]);
+    let evidence = score["evidence"].as_array().unwrap();
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e["report"] == "reports/validation.json"),
+        "{score}"
+    );
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e["report"] == "reports/evaluation.json"),
+        "{score}"
+    );
+    let shown = p.json(&[
+        "-C",
+        "demo-project",
+        "--as",
+        "ana",
+        "models",
+        "show",
+        "credit-risk@2",
+    ]);
+    assert_eq!(shown["ml_test_score"], score["score"]);
     let again = p.slipway(&["demo", "demo-project"]).output().unwrap();
     assert_eq!(
         again.status.code(),
