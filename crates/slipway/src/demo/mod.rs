@@ -64,24 +64,26 @@ struct Driver {
 }
 
 impl Driver {
-    fn run(&self, args: &[&str]) -> Result<(bool, String)> {
-        let out = Command::new(&self.exe)
+    fn output(&self, args: &[&str]) -> Result<std::process::Output> {
+        Command::new(&self.exe)
             .args(args)
             .current_dir(&self.root)
             .output()
-            .with_context(|| format!("cannot run slipway {}", args.join(" ")))?;
+            .with_context(|| format!("cannot run slipway {}", args.join(" ")))
+    }
+
+    /// Runs a command whose "no" answer is part of the story; returns (success, stdout).
+    fn run(&self, args: &[&str]) -> Result<(bool, String)> {
+        let out = self.output(args)?;
         Ok((
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
         ))
     }
 
+    /// Runs a command that must succeed; returns its stdout.
     fn ok(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new(&self.exe)
-            .args(args)
-            .current_dir(&self.root)
-            .output()
-            .with_context(|| format!("cannot run slipway {}", args.join(" ")))?;
+        let out = self.output(args)?;
         if !out.status.success() {
             bail!(
                 "slipway {} failed:\n{}",
