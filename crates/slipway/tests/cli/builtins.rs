@@ -203,10 +203,15 @@ fn the_full_chain_runs_logs_training_and_scores() {
     // Evidence is stored: the digest restores the report.
     let d = test("data-1")["evidence"].as_str().unwrap().to_string();
     p.slipway(&["artifacts", "get", &d]).assert().success();
-    // MODEL@VERSION resolution is not wired yet.
+    // A version that is not registered is an error naming it (scoring registered versions is
+    // covered by the demo test).
     let out = p.slipway(&["score", "credit@3"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("MODEL@VERSION"));
+    assert!(
+        text(&out.stderr).contains("credit"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // Nothing changed: everything is cached.
     let (ok, again, _) = run_json(&p, &[]);
