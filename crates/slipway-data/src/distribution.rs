@@ -260,3 +260,79 @@ fn feed(state: &mut Fitting, typed: &Typed) {
         _ => {}
     }
 }
+
+/// One feature's drift between a baseline file and a current file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeatureDrift {
+    /// The column.
+    pub name: String,
+    /// `numeric` or `categorical`.
+    pub binning: &'static str,
+    /// The population stability index.
+    pub psi: f64,
+}
+
+/// The type a column is scored as: numeric when the file stores numbers, or when every value
+/// of its first batch parses as a number (CSV); categorical otherwise.
+fn infer_types(path: &Path, columns: &[String]) -> Result<Vec<(String, ColumnType)>, DataError> {
+    let mut reader = TableReader::open(path, columns)?;
+    let Some((_, arrays)) = reader.next_batch()? else {
+        return Err(DataError::Distribution {
+            column: columns.first().cloned().unwrap_or_default(),
+            message: format!("{} has no rows", path.display()),
+        });
+    };
+    Ok(columns
+        .iter()
+        .zip(arrays.iter())
+        .map(|(name, array)| {
+            let numeric_storage = array.data_type().is_numeric();
+            let parses = matches!(array.data_type(), arrow::datatypes::DataType::Utf8)
+                && convert(array, ColumnType::Float).is_ok_and(|c| c.bad.is_empty());
+            let ty = if numeric_storage || parses {
+                ColumnType::Float
+            } else {
+                ColumnType::String
+            };
+            (name.clone(), ty)
+        })
+        .collect())
+}
+
+/// PSI of every column (or the named ones) of `current` against `baseline`, streamed: the
+/// baseline's bins are fitted in a few bounded-memory passes, the current file is read once.
+pub fn psi_between(
+    baseline: &Path,
+    current: &Path,
+    options: &PsiOptions,
+) -> Result<Vec<FeatureDrift>, DataError> {
+    let names = match &options.columns {
+        Some(columns) => columns.clone(),
+        None => crate::table::column_names(baseline)?,
+    };
+    let columns = infer_types(baseline, &names)?;
+    let (references, _) = fit_reference(baseline, &columns, options)?;
+    let mut windows: Vec<Window> = references.iter().map(Reference::window).collect();
+    let mut reader = TableReader::open(current, &names)?;
+    while let Some((_, arrays)) = reader.next_batch()? {
+        for (i, (name, ty)) in columns.iter().enumerate() {
+            let converted =
+                convert(&arrays[i], *ty).map_err(|message| DataError::Distribution {
+                    column: name.clone(),
+                    message: format!("{}: {message}", current.display()),
+                })?;
+            windows[i].push(&converted.typed);
+        }
+    }
+    columns
+        .iter()
+        .zip(references.iter().zip(windows.iter()))
+        .map(|((name, _), (reference, window))| {
+            Ok(FeatureDrift {
+                name: name.clone(),
+                binning: reference.binning(),
+                psi: reference.score(name, window)?,
+            })
+        })
+        .collect()
+}

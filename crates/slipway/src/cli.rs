@@ -644,6 +644,31 @@ pub enum MonitorCommand {
     /// Sustained-breach check of a daily metric: alert when N consecutive rolling means fall
     /// below the floor (exit 1 when an alert fires).
     Slo(SloArgs),
+    /// Population Stability Index per feature, current file against a baseline file (CSV or
+    /// Parquet, streamed); exit 1 when any feature reaches the significant threshold.
+    Psi(PsiArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PsiArgs {
+    /// The baseline (e.g. training data): its deciles become the frozen bin edges.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: PathBuf,
+    /// The window to compare (e.g. recent production inputs).
+    #[arg(long, value_name = "FILE")]
+    pub current: PathBuf,
+    /// Only these columns (comma-separated; default: every column of the baseline).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// Number of bins for numeric features.
+    #[arg(long, default_value_t = 10)]
+    pub bins: usize,
+    /// PSI at or above this is a moderate shift.
+    #[arg(long, default_value_t = 0.1)]
+    pub moderate: f64,
+    /// PSI at or above this is a significant shift (drift).
+    #[arg(long, default_value_t = 0.25)]
+    pub significant: f64,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 
 use super::Context;
 use crate::Outcome;
-use crate::cli::{MonitorCommand, SloArgs};
+use crate::cli::{MonitorCommand, PsiArgs, SloArgs};
 use crate::output::{print_json, print_line};
 use anyhow::{Context as _, Result, bail};
 use slipway_core::monitor::slo::{SloSpec, evaluate};
@@ -10,6 +10,7 @@ use slipway_core::monitor::slo::{SloSpec, evaluate};
 pub fn run(ctx: &Context, cmd: MonitorCommand) -> Result<Outcome> {
     match cmd {
         MonitorCommand::Slo(args) => slo(ctx, args),
+        MonitorCommand::Psi(args) => psi(ctx, args),
     }
 }
 
@@ -112,6 +113,57 @@ fn slo(ctx: &Context, args: SloArgs) -> Result<Outcome> {
         }
     }
     Ok(if report.alert_day.is_some() {
+        Outcome::No
+    } else {
+        Outcome::Ok
+    })
+}
+
+fn psi(ctx: &Context, args: PsiArgs) -> Result<Outcome> {
+    use slipway_core::monitor::psi::{Reading, Thresholds};
+    let thresholds = Thresholds::new(args.moderate, args.significant)?;
+    let options = slipway_data::distribution::PsiOptions {
+        bins: args.bins,
+        columns: args.columns.clone(),
+        threshold: args.significant,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let drift = slipway_data::distribution::psi_between(&args.baseline, &args.current, &options)?;
+    let status = |psi: f64| match thresholds.read(psi) {
+        Reading::Stable => "stable",
+        Reading::Moderate => "moderate",
+        Reading::Significant => "significant",
+    };
+    let drifted = drift
+        .iter()
+        .filter(|f| thresholds.read(f.psi) == Reading::Significant)
+        .count();
+    if ctx.json {
+        print_json(&serde_json::json!({
+            "features": drift.iter().map(|f| serde_json::json!({"name": f.name, "psi": f.psi, "status": status(f.psi), "binning": f.binning})).collect::<Vec<_>>(),
+            "drifted": drifted,
+            "thresholds": {"moderate": args.moderate, "significant": args.significant},
+        }))?;
+    } else {
+        let mut t = crate::output::table(&["feature", "binning", "psi", "status"]);
+        for f in &drift {
+            t.add_row(vec![
+                f.name.clone(),
+                f.binning.to_string(),
+                format!("{:.4}", f.psi),
+                status(f.psi).to_string(),
+            ]);
+        }
+        print_line(t)?;
+        ctx.messages.say(format_args!(
+            "{drifted} of {} feature(s) drifted significantly (PSI >= {}); {:.2?}",
+            drift.len(),
+            args.significant,
+            started.elapsed()
+        ));
+    }
+    Ok(if drifted > 0 {
         Outcome::No
     } else {
         Outcome::Ok

@@ -86,3 +86,84 @@ fn bad_series_names_the_line() {
         text(&out.stderr)
     );
 }
+
+fn sample(p: &Project, name: &str, shift: f64, categories: &[&str]) {
+    let mut state = 0x9e37_79b9_u64;
+    let mut text = String::from("x,c\n");
+    for i in 0..4000 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+        text.push_str(&format!(
+            "{},{}\n",
+            u * 10.0 + shift,
+            categories[i % categories.len()]
+        ));
+    }
+    p.write(name, text.as_bytes());
+}
+
+#[test]
+fn psi_between_files_flags_drift_and_answers_no() {
+    let p = Project::empty();
+    sample(&p, "base.csv", 0.0, &["a", "b", "c"]);
+    sample(&p, "same.csv", 0.0, &["a", "b", "c"]);
+    sample(&p, "shifted.csv", 4.0, &["a", "b", "c", "d"]);
+    let same = p.json(&[
+        "monitor",
+        "psi",
+        "--baseline",
+        "base.csv",
+        "--current",
+        "same.csv",
+    ]);
+    assert_eq!(same["drifted"], 0);
+    assert!(
+        same["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["psi"].as_f64().unwrap() < 1e-9 && f["status"] == "stable"),
+        "{same}"
+    );
+    let out = p
+        .slipway(&[
+            "--json",
+            "monitor",
+            "psi",
+            "--baseline",
+            "base.csv",
+            "--current",
+            "shifted.csv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "drift answers no");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["drifted"], 2, "{json}");
+    let x = json["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "x")
+        .unwrap();
+    assert_eq!(x["status"], "significant");
+    let bad = p
+        .slipway(&[
+            "monitor",
+            "psi",
+            "--baseline",
+            "base.csv",
+            "--current",
+            "nope.csv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("nope.csv"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
