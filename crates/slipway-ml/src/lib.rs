@@ -9,6 +9,7 @@
 
 mod args;
 pub mod evaluate;
+pub mod gate;
 mod holdout;
 pub mod infra_tests;
 pub mod linear;
@@ -32,4 +33,5 @@ pub fn register_all(builtins: &mut slipway_pipeline::Builtins) {
     builtins.register(Arc::new(EvaluateBuiltin));
     builtins.register(Arc::new(ModelTestsBuiltin));
     builtins.register(Arc::new(InfraTestsBuiltin));
+    builtins.register(Arc::new(gate::GateBuiltin));
 }

@@ -528,3 +528,32 @@ fn a_rollback_dry_run_checks_the_previous_production_version_without_changing_an
         .unwrap();
     assert_eq!(infra7["status"], "automated_passing", "{score}");
 }
+
+/// `slipway/gate` as a stage: the demo leaves two evaluation reports on the same holdout.
+#[test]
+fn gate_builtin_decides_from_two_reports() {
+    let p = Project::empty();
+    p.json(&["demo", "d"]);
+    let pipeline = std::fs::read_to_string(p.join("d/slipway.yaml")).unwrap();
+    let gate = "  gate:\n    uses: slipway/gate\n    with:\n      champion: .slipway/demo-v1-evaluation.json\n      challenger: reports/evaluation.json\n      metric: auc\n      delta: 0.005\n      guardrails: [{metric: p99_latency_ms, max: 200}]\n";
+    p.write("d/slipway.yaml", format!("{pipeline}{gate}").as_bytes());
+    let report = p.json(&["-C", "d", "run", "gate"]);
+    assert_eq!(report["failed"], 0, "{report}");
+    let decision: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("d/reports/gate.json")).unwrap())
+            .unwrap();
+    assert_eq!(decision["decision"]["verdict"], "promote", "{decision}");
+    let strict = gate.replace("delta: 0.005", "delta: 0.5") + "      fail_on_keep: true\n";
+    p.write("d/slipway.yaml", format!("{pipeline}{strict}").as_bytes());
+    let out = p.slipway(&["-C", "d", "run", "gate"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a keep with fail_on_keep stops the pipeline"
+    );
+    assert!(
+        text(&out.stderr).contains("keeps the champion"),
+        "{}",
+        text(&out.stderr)
+    );
+}
