@@ -329,25 +329,6 @@ impl<'a> TreeHasher<'a> {
             .map(|d| d.expect("every file resolved"))
             .collect())
     }
-
-    /// Records that `path` (just written by a restore) has `digest`, so it is not re-read.
-    pub fn remember(&self, path: &Path, digest: Digest) -> Result<()> {
-        let abs = absolute(path)?;
-        let meta = fs::symlink_metadata(&abs).map_err(|e| StoreError::io("read", &abs, e))?;
-        let stat = FileStat::of(&meta);
-        if stat.mtime_ns >= now_ns() - RACY_WINDOW_NS {
-            return Ok(());
-        }
-        self.meta.put_stat_entries(&[StatEntry {
-            path: path_key(&abs)?,
-            size: stat.size,
-            mtime_ns: stat.mtime_ns,
-            ctime_ns: stat.ctime_ns,
-            inode: stat.inode,
-            digest,
-        }])?;
-        Ok(())
-    }
 }
 
 fn now_ns() -> i64 {

@@ -325,10 +325,10 @@ impl Workspace {
         })
     }
 
-    /// Restores a stored file or directory to `dest`, verifying every byte, and records the
-    /// restored files in the stat cache. An existing `dest` is replaced.
+    /// Restores a stored file or directory to `dest`, verifying every byte. An existing `dest`
+    /// is replaced. Restored files are not put in the stat cache: they are freshly written, so
+    /// their mtimes fall in the racy window the cache refuses to trust.
     pub fn restore(&self, digest: &Digest, dest: &Path) -> Result<usize> {
-        let hasher = TreeHasher::new(&self.meta);
         if self.is_manifest(digest)? {
             let manifest = self.manifest(digest)?;
             if dest.exists() {
@@ -340,16 +340,12 @@ impl Workspace {
                 self.objects
                     .restore_to(&entry.digest, &target, entry.executable)
             })?;
-            for entry in manifest.entries() {
-                hasher.remember(&dest.join(entry.path.as_str()), entry.digest)?;
-            }
             Ok(manifest.entries().len())
         } else {
             if dest.is_dir() {
                 remove_path(dest)?;
             }
             self.objects.restore_to(digest, dest, false)?;
-            hasher.remember(dest, *digest)?;
             Ok(1)
         }
     }

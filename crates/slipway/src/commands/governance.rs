@@ -1,26 +1,15 @@
 //! `slipway card` and `slipway evidence`: governance documents from recorded evidence.
 
 use super::Context;
+use super::models::model_version;
 use crate::Outcome;
 use crate::cli::{CardArgs, CardFormat, EvidenceArgs};
 use crate::output::{print_json, print_line};
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result};
 use slipway_core::{ArtifactKind, Digest};
 use slipway_store::lineage::{Lineage, LineageTarget};
 use slipway_store::registry::RegistryStore;
 use std::path::PathBuf;
-
-fn model_version(text: &str) -> Result<(String, u64)> {
-    let (name, version) = text
-        .rsplit_once('@')
-        .ok_or_else(|| anyhow!("`{text}` names no version; write NAME@VERSION"))?;
-    Ok((
-        name.to_string(),
-        version
-            .parse()
-            .map_err(|_| anyhow!("`{text}`: write NAME@VERSION"))?,
-    ))
-}
 
 pub fn card(ctx: &Context, args: CardArgs) -> Result<Outcome> {
     let ws = ctx.workspace()?;

@@ -79,8 +79,8 @@ fn capitalised(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Splits `NAME@VERSION`.
-fn model_version(text: &str) -> Result<(String, u64)> {
+/// Splits `NAME@VERSION`, the form every command that names one registered version takes.
+pub(super) fn model_version(text: &str) -> Result<(String, u64)> {
     let (name, version) = text.rsplit_once('@').ok_or_else(|| {
         anyhow!("`{text}` names no version; write NAME@VERSION, e.g. credit-risk@3")
     })?;

@@ -85,10 +85,7 @@ fn version_evidence(
     use slipway_store::MetadataStore;
     use slipway_store::objects::ObjectStore;
     use slipway_store::registry::RegistryStore;
-    let (name, number) = target
-        .rsplit_once('@')
-        .and_then(|(n, v)| v.parse::<u64>().ok().map(|v| (n.to_string(), v)))
-        .ok_or_else(|| anyhow::anyhow!("`{target}`: write MODEL@VERSION, e.g. credit-risk@2"))?;
+    let (name, number) = super::models::model_version(target)?;
     let version = ws.meta().version(&name, number)?;
     let run_id = version
         .run_id
