@@ -19,6 +19,7 @@ pub mod hashing;
 pub mod lineage;
 pub mod meta;
 pub mod objects;
+pub mod predlog;
 pub mod registry;
 pub mod workspace;
 
