@@ -305,7 +305,7 @@ fn rollback_dry_run(
             digest.short(12)
         )
     })?;
-    let file = model_file(&restored).ok_or_else(|| {
+    let file = slipway_serve::model_file(&restored).ok_or_else(|| {
         format!(
             "version {target}'s artifact {} holds no model file (.json or .onnx)",
             digest.short(12)
@@ -331,33 +331,6 @@ fn rollback_dry_run(
         digest.short(12),
         loaded.format().as_str()
     ))
-}
-
-/// The model file in a restored artifact: the file itself (named for its runtime by sniffing
-/// its first byte: `{` is the built-in JSON format, anything else ONNX), or in a directory the
-/// first `.onnx` or `.json` file (signature sidecars excluded).
-fn model_file(restored: &Path) -> Option<std::path::PathBuf> {
-    if restored.is_file() {
-        let first = std::fs::read(restored)
-            .ok()?
-            .into_iter()
-            .find(|b| !b.is_ascii_whitespace());
-        let named = restored.with_extension(if first == Some(b'{') { "json" } else { "onnx" });
-        std::fs::rename(restored, &named).ok()?;
-        return Some(named);
-    }
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(restored)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.to_string_lossy();
-            !name.ends_with(".signature.json")
-                && (name.ends_with(".onnx") || name.ends_with(".json"))
-        })
-        .collect();
-    files.sort();
-    files.into_iter().next()
 }
 
 fn servable(

@@ -136,6 +136,34 @@ pub fn load(path: &Path) -> Result<Box<dyn Model>, LoadError> {
     }
 }
 
+/// The model file in a restored artifact: the file itself (named for its runtime by sniffing
+/// its first byte: `{` is the built-in JSON format, anything else ONNX), or in a directory the
+/// first `.onnx` or `.json` file (signature sidecars excluded). A bare file is renamed to carry
+/// the extension its runtime needs.
+pub fn model_file(restored: &Path) -> Option<PathBuf> {
+    if restored.is_file() {
+        let first = std::fs::read(restored)
+            .ok()?
+            .into_iter()
+            .find(|b| !b.is_ascii_whitespace());
+        let named = restored.with_extension(if first == Some(b'{') { "json" } else { "onnx" });
+        std::fs::rename(restored, &named).ok()?;
+        return Some(named);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(restored)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            !name.ends_with(".signature.json")
+                && (name.ends_with(".onnx") || name.ends_with(".json"))
+        })
+        .collect();
+    files.sort();
+    files.into_iter().next()
+}
+
 /// The sidecar signature file of an ONNX model: `<file>.signature.json`.
 pub fn signature_path(model: &Path) -> PathBuf {
     let mut name = model.as_os_str().to_owned();

@@ -93,6 +93,11 @@ pub const PERMISSIONS: &[(&str, &str, Role)] = &[
     ("/model-versions/get-download-uri", "*", Role::Viewer),
     ("/model-versions/set-tag", "*", Role::Contributor),
     ("/model-versions/delete-tag", "*", Role::Contributor),
+    // Serving gateway: predictions are reads of a model; labels are writes.
+    ("/v1/models", "*", Role::Viewer),
+    ("/v1/models/{name}/slots/{action}", "*", Role::Viewer),
+    ("/v1/models/{name}/invocations", "*", Role::Viewer),
+    ("/v1/labels", "*", Role::Contributor),
     // Native API (all reads).
     ("{native}", "*", Role::Viewer),
 ];
@@ -107,6 +112,7 @@ const ROUTE_SOURCES: &[&str] = &[
     include_str!("mlflow/logged_models.rs"),
     include_str!("mlflow/artifacts.rs"),
     include_str!("mlflow/registry.rs"),
+    include_str!("gateway/predict.rs"),
 ];
 
 /// Every route path declared in the server's sources (the native API's table is separate).

@@ -183,6 +183,9 @@ pub enum ServerError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The serving gateway could not start (its prediction log or a live model).
+    #[error("cannot start the serving gateway: {0}")]
+    Gateway(String),
     /// Serving failed.
     #[error("server stopped: {0}")]
     Serve(#[source] std::io::Error),

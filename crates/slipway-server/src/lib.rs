@@ -2,6 +2,7 @@
 //!
 //! - [`mlflow`]: the MLflow-compatible tracking API and artifact proxy.
 //! - [`api`]: the native API under `/api/v1`, with its OpenAPI document.
+//! - [`gateway`]: the serving gateway (`/v1/models/…`): live models, canary/shadow, prediction log.
 //! - [`client`]: the interface the CLI uses to read runs, embedded or over HTTP.
 //! - [`writer`]: the single writer with group commit; [`state`]: what handlers share;
 //!   [`observe`]: access log and Prometheus metrics; [`error`]: the one error mapping.
@@ -14,6 +15,7 @@ pub mod artifact_tree;
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod gateway;
 pub mod mlflow;
 pub mod observe;
 pub mod query;
@@ -66,6 +68,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(mlflow::routes())
         .merge(api::routes())
+        .merge(gateway::predict::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(prometheus))
         .fallback(|uri: axum::http::Uri| async move {
@@ -90,9 +93,13 @@ pub fn router(state: AppState) -> Router {
 async fn prometheus(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> impl IntoResponse {
+    let mut text = state.metrics().render();
+    if let Some(gateway) = state.gateway() {
+        gateway.render_metrics(&mut text);
+    }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics().render(),
+        text,
     )
 }
 
@@ -108,6 +115,7 @@ pub async fn serve(
     check_bind(config.addr, config.insecure, users_configured(&workspace))?;
     auth::check_declared().map_err(ServerError::Permissions)?;
     let (state, writer) = AppState::open(workspace, config.limits)?;
+    let log_writer = state.start_gateway()?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|source| ServerError::Bind {
@@ -129,6 +137,12 @@ pub async fn serve(
         .await;
     // The router (and so every writer handle) is gone: the writer drains its queue and stops.
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    // Likewise the gateway: its log writes what is queued, syncs and closes its segment.
+    if let Some(log_writer) = log_writer
+        && let Ok(Err(e)) = tokio::task::spawn_blocking(move || log_writer.join()).await
+    {
+        tracing::error!(error = %e, "The prediction log did not close cleanly.");
+    }
     tracing::info!("Tracker stopped.");
     served.map_err(ServerError::Serve)
 }

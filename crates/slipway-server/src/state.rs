@@ -52,6 +52,8 @@ struct Inner {
     single_user_checked_ms: std::sync::atomic::AtomicI64,
     metrics: HttpMetrics,
     limits: Limits,
+    /// The serving gateway, once `serve` has started it.
+    gateway: std::sync::OnceLock<Arc<crate::gateway::Gateway>>,
 }
 
 impl AppState {
@@ -83,6 +85,7 @@ impl AppState {
                 single_user_checked_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
                 metrics: HttpMetrics::default(),
                 limits,
+                gateway: std::sync::OnceLock::new(),
             }),
         };
         Ok((state, handle))
@@ -96,6 +99,24 @@ impl AppState {
     /// Request counters and latency histograms.
     pub fn metrics(&self) -> &HttpMetrics {
         &self.inner.metrics
+    }
+
+    /// The serving gateway, if this server runs one.
+    pub fn gateway(&self) -> Option<&Arc<crate::gateway::Gateway>> {
+        self.inner.gateway.get()
+    }
+
+    /// Starts the serving gateway for this state (once; later calls return the running one's
+    /// writer as `None`). Needs a Tokio runtime.
+    pub fn start_gateway(
+        &self,
+    ) -> Result<Option<slipway_store::predlog::LogWriter>, crate::ServerError> {
+        if self.inner.gateway.get().is_some() {
+            return Ok(None);
+        }
+        let (gateway, writer) = crate::gateway::Gateway::start(self)?;
+        let _ = self.inner.gateway.set(gateway);
+        Ok(Some(writer))
     }
 
     /// The request limits.

@@ -126,6 +126,49 @@ impl<'a, S: MetadataStore + RegistryStore> Lineage<'a, S> {
         }
     }
 
+    /// Lineage of one logged prediction: the prediction (inputs, output, route, label when
+    /// known) → the version that answered (slot, who promoted it, on what evidence) → its run,
+    /// data and code.
+    pub fn prediction(
+        &self,
+        record: &crate::predlog::PredictionRecord,
+        label: Option<f64>,
+    ) -> Result<LineageNode, LineageError> {
+        let mut node = LineageNode::new(
+            "prediction",
+            record.id.to_string(),
+            format!(
+                "prediction {} at {}: {} from {}@{} in slot {} ({}, {:.3} ms)",
+                record.id,
+                slipway_core::timefmt::utc(record.time_ms()),
+                record.output,
+                record.model,
+                record.version,
+                record.slot,
+                record.route.as_str(),
+                f64::from(record.latency_us) / 1000.0
+            ),
+        );
+        node.details.push(format!(
+            "inputs: {}",
+            record
+                .features
+                .iter()
+                .zip(&record.inputs)
+                .map(|(f, v)| format!("{f}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        if let Some(label) = label {
+            node.details.push(format!("label: {label}"));
+        }
+        let version = self.store.version(&record.model, record.version)?;
+        let mut seen = BTreeSet::new();
+        node.children
+            .push(self.version_node(&version, &mut seen, 1)?);
+        Ok(node)
+    }
+
     fn version_node(
         &self,
         v: &VersionRecord,
@@ -320,7 +363,19 @@ impl<'a, S: MetadataStore + RegistryStore> Lineage<'a, S> {
     /// Forward lineage: every run, artifact, model version and live slot downstream.
     pub fn forward(&self, digest: &Digest, path: Option<&str>) -> RegResult<LineageNode> {
         let mut seen = BTreeSet::new();
-        self.forward_artifact(digest, path, &mut seen, 0)
+        let mut root = self.forward_artifact(digest, path, &mut seen, 0)?;
+        // A changed file fed nothing yet under its new digest; what its earlier contents fed
+        // is what the change affects.
+        if let Some(path) = path {
+            for earlier in self.store.input_digests_at(path)? {
+                if earlier != *digest {
+                    let mut node = self.forward_artifact(&earlier, Some(path), &mut seen, 1)?;
+                    node.label = format!("{path} as it was ({})", earlier.short(12));
+                    root.children.push(node);
+                }
+            }
+        }
+        Ok(root)
     }
 
     fn forward_artifact(

@@ -366,6 +366,31 @@ pub enum ModelsCommand {
     Live(LiveArgs),
     /// Every transition of a model: who, when, what, on what evidence, why.
     History(HistoryArgs),
+    /// Champion/challenger traffic of a slot: a canary share or shadow copies to a Staging
+    /// version (or show it, or clear it).
+    Traffic(TrafficArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrafficArgs {
+    /// The model.
+    pub name: String,
+    /// The deployment slot.
+    #[arg(long, default_value = "default")]
+    pub slot: String,
+    /// Send a share of requests (sticky by request key) to this Staging version.
+    #[arg(long, value_name = "VERSION", conflicts_with_all = ["shadow", "clear"])]
+    pub canary: Option<u64>,
+    /// Mirror a share of requests to this Staging version (its outputs are logged, never
+    /// returned).
+    #[arg(long, value_name = "VERSION", conflicts_with = "clear")]
+    pub shadow: Option<u64>,
+    /// The fraction of requests: e.g. 0.05 for 5 % (default: 0.05 for a canary, 1 for shadow).
+    #[arg(long)]
+    pub share: Option<f64>,
+    /// Remove the slot's challenger traffic.
+    #[arg(long)]
+    pub clear: bool,
 }
 
 #[derive(Debug, Args)]
@@ -526,7 +551,8 @@ pub struct HistoryArgs {
 
 #[derive(Debug, Args)]
 pub struct LineageArgs {
-    /// `NAME@VERSION`, a run id, a path in the project, or a digest (prefix) / reference.
+    /// A prediction id, `NAME@VERSION`, a run id, a path in the project, or a digest (prefix) /
+    /// reference.
     pub target: String,
     /// Forward: every run, model version and live slot downstream of a file or digest.
     #[arg(long)]
@@ -647,6 +673,41 @@ pub enum MonitorCommand {
     /// Population Stability Index per feature, current file against a baseline file (CSV or
     /// Parquet, streamed); exit 1 when any feature reaches the significant threshold.
     Psi(PsiArgs),
+    /// Record labels (ground truth) for logged predictions from a CSV `prediction_id,label`.
+    Labels(LabelsArgs),
+    /// Recent predictions from the gateway's prediction log, with their labels when known.
+    Predictions(PredictionsArgs),
+    /// p50/p99 latency per model version from the prediction log (the gate's
+    /// `p99_latency_ms` guardrail input).
+    Latency(LatencyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LabelsArgs {
+    /// CSV with a header `prediction_id,label`.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictionsArgs {
+    /// Only this model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Only predictions at or after this time (epoch ms or UTC like 2026-11-26T08:30:00Z).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// At most this many (the newest).
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct LatencyArgs {
+    /// `NAME` (every version) or `NAME@VERSION`.
+    pub model: String,
+    /// Only predictions at or after this time (epoch ms or UTC).
+    #[arg(long)]
+    pub since: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "foundation", FOUNDATION),
     (2, "tracker", TRACKER),
     (3, "registry", crate::registry::schema::REGISTRY),
+    (4, "traffic and labels", crate::registry::TRAFFIC),
 ];
 
 /// The newest schema version this build knows.

@@ -170,6 +170,9 @@ pub trait MetadataStore: Send + Sync {
     fn run_io(&self, run_id: &str) -> MetaResult<Vec<RunIo>>;
     /// Runs that consumed or produced a digest (lineage), with the role.
     fn runs_touching(&self, digest: &Digest) -> MetaResult<Vec<(String, RunIo)>>;
+    /// Every digest recorded as a run input at this project path (its contents over time):
+    /// forward lineage of a changed file starts from what the path held before.
+    fn input_digests_at(&self, path: &str) -> MetaResult<Vec<Digest>>;
 
     // --- tracker (the MLflow-compatible and native APIs) ---
 

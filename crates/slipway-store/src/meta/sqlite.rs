@@ -743,6 +743,22 @@ impl MetadataStore for SqliteStore {
             .map_err(|e| self.err(e))
     }
 
+    fn input_digests_at(&self, path: &str) -> MetaResult<Vec<Digest>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT DISTINCT digest FROM run_io WHERE path = ?1 AND role = 'input' ORDER BY digest")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([path], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.map(|r| {
+            let text = r.map_err(|e| self.err(e))?;
+            text.parse::<Digest>()
+                .map_err(|e| MetaError::Invalid(format!("run_io digest {text}: {e}")))
+        })
+        .collect()
+    }
+
     fn apply(&self, ops: &[WriteOp]) -> MetaResult<Vec<MetaResult<WriteOutcome>>> {
         self.apply_ops(ops)
     }

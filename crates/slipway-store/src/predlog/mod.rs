@@ -22,7 +22,7 @@ mod writer;
 pub use codec::{PredictionRecord, Route};
 pub use id::{IdGenerator, PredictionId};
 pub use reader::{PredictionReader, SegmentInfo};
-pub use writer::{LogConfig, LogHandle, LogWriter, Stream};
+pub use writer::{Batch, LogConfig, LogHandle, LogWriter, Stream};
 
 use std::path::PathBuf;
 

@@ -10,6 +10,9 @@ pub mod auth;
 mod records;
 pub mod schema;
 mod sqlite;
+mod traffic;
+
+pub use traffic::TRAFFIC;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;

@@ -223,3 +223,41 @@ pub struct AuditRow {
     /// The payload whose digest the entry records.
     pub payload: serde_json::Value,
 }
+
+/// How a slot's challenger receives traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrafficMode {
+    /// A share of requests (sticky by request key) is answered by the challenger.
+    Canary,
+    /// A share of requests is mirrored to the challenger; its output is logged, never returned.
+    Shadow,
+}
+
+impl TrafficMode {
+    /// `canary` or `shadow`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrafficMode::Canary => "canary",
+            TrafficMode::Shadow => "shadow",
+        }
+    }
+}
+
+/// A slot's challenger traffic.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrafficSplit {
+    /// The model.
+    pub model: String,
+    /// The slot.
+    pub slot: String,
+    /// Canary or shadow.
+    pub mode: TrafficMode,
+    /// The challenger version (in Staging in the slot).
+    pub challenger: u64,
+    /// The fraction of requests routed (canary) or mirrored (shadow), in (0, 1].
+    pub share: f64,
+    /// Who set it.
+    pub actor: String,
+    /// When, ms.
+    pub updated_ms: i64,
+}

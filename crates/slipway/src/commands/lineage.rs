@@ -30,16 +30,36 @@ fn resolve(ws: &Workspace, text: &str) -> Result<LineageTarget> {
     match ws.resolve(text) {
         Ok(digest) => Ok(LineageTarget::Artifact(digest, None)),
         Err(_) => bail!(
-            "`{text}` is not NAME@VERSION, a run id, an existing path, or a stored digest or reference"
+            "`{text}` is not a logged prediction id, NAME@VERSION, a run id, an existing path, or a stored digest or reference"
         ),
     }
 }
 
+/// A logged prediction with this id, if the text is one and the log has it.
+fn logged_prediction(
+    ws: &Workspace,
+    text: &str,
+) -> Result<Option<slipway_store::predlog::PredictionRecord>> {
+    let Ok(id) = text.parse::<slipway_store::predlog::PredictionId>() else {
+        return Ok(None);
+    };
+    let reader = slipway_store::predlog::PredictionReader::new(&ws.dir().join("predictions"));
+    Ok(reader.find(id)?)
+}
+
 pub fn run(ctx: &Context, args: LineageArgs) -> Result<Outcome> {
     let ws = ctx.workspace()?;
-    let target = resolve(&ws, &args.target)?;
     let lineage = Lineage::new(ws.meta());
-    let tree = if args.forward {
+    let prediction = if args.forward {
+        None
+    } else {
+        logged_prediction(&ws, &args.target)?
+    };
+    let tree = if let Some(record) = prediction {
+        let label = ws.meta().labels()?.get(&record.id.to_string()).copied();
+        lineage.prediction(&record, label)?
+    } else if args.forward {
+        let target = resolve(&ws, &args.target)?;
         match &target {
             LineageTarget::Artifact(digest, path) => lineage.forward(digest, path.as_deref())?,
             _ => bail!(
@@ -47,7 +67,7 @@ pub fn run(ctx: &Context, args: LineageArgs) -> Result<Outcome> {
             ),
         }
     } else {
-        lineage.backward(&target)?
+        lineage.backward(&resolve(&ws, &args.target)?)?
     };
     let format = if ctx.json {
         DagFormat::Json

@@ -35,6 +35,7 @@ pub fn run(ctx: &Context, cmd: ModelsCommand) -> Result<Outcome> {
                 },
             )
         }
+        ModelsCommand::Traffic(args) => traffic(ctx, args),
         ModelsCommand::Rollback(args) => transition(
             ctx,
             &args.name,
@@ -566,5 +567,63 @@ fn history(ctx: &Context, args: HistoryArgs) -> Result<Outcome> {
         ]);
     }
     print_line(t)?;
+    Ok(Outcome::Ok)
+}
+
+fn traffic(ctx: &Context, args: TrafficArgs) -> Result<Outcome> {
+    use slipway_store::registry::TrafficMode;
+    let ws = ctx.workspace()?;
+    let change = match (args.canary, args.shadow, args.clear) {
+        (Some(v), None, false) => Some(Some((TrafficMode::Canary, v, args.share.unwrap_or(0.05)))),
+        (None, Some(v), false) => Some(Some((TrafficMode::Shadow, v, args.share.unwrap_or(1.0)))),
+        (None, None, true) => Some(None),
+        (None, None, false) => None,
+        _ => bail!("give one of --canary VERSION, --shadow VERSION or --clear"),
+    };
+    if let Some(change) = change {
+        ws.meta().set_traffic(
+            &args.name,
+            &args.slot,
+            change,
+            &actor(ctx, &ws)?,
+            slipway_store::now_ms(),
+        )?;
+    } else {
+        ws.meta().model(&args.name)?;
+    }
+    let split = ws
+        .meta()
+        .traffic()?
+        .into_iter()
+        .find(|t| t.model == args.name && t.slot == args.slot);
+    if ctx.json {
+        print_json(&match &split {
+            Some(t) => {
+                serde_json::json!({"model": t.model, "slot": t.slot, "mode": t.mode.as_str(), "challenger": t.challenger, "share": t.share, "set_by": t.actor, "updated_ms": t.updated_ms})
+            }
+            None => serde_json::json!({"model": args.name, "slot": args.slot, "mode": null}),
+        })?;
+    } else {
+        match &split {
+            Some(t) => print_line(format_args!(
+                "{}/{}: {} {:.1} % of requests to version {} (set by {} at {})",
+                t.model,
+                t.slot,
+                if t.mode == TrafficMode::Canary {
+                    "canary:"
+                } else {
+                    "shadow: mirror"
+                },
+                t.share * 100.0,
+                t.challenger,
+                t.actor,
+                utc(t.updated_ms)
+            ))?,
+            None => print_line(format_args!(
+                "{}/{}: every request goes to the Production version",
+                args.name, args.slot
+            ))?,
+        }
+    }
     Ok(Outcome::Ok)
 }

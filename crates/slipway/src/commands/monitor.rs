@@ -2,15 +2,20 @@
 
 use super::Context;
 use crate::Outcome;
-use crate::cli::{MonitorCommand, PsiArgs, SloArgs};
+use crate::cli::{LabelsArgs, LatencyArgs, MonitorCommand, PredictionsArgs, PsiArgs, SloArgs};
 use crate::output::{print_json, print_line};
 use anyhow::{Context as _, Result, bail};
 use slipway_core::monitor::slo::{SloSpec, evaluate};
+use slipway_store::predlog::{PredictionId, PredictionReader};
+use slipway_store::registry::RegistryStore;
 
 pub fn run(ctx: &Context, cmd: MonitorCommand) -> Result<Outcome> {
     match cmd {
         MonitorCommand::Slo(args) => slo(ctx, args),
         MonitorCommand::Psi(args) => psi(ctx, args),
+        MonitorCommand::Labels(args) => labels(ctx, args),
+        MonitorCommand::Predictions(args) => predictions(ctx, args),
+        MonitorCommand::Latency(args) => latency(ctx, args),
     }
 }
 
@@ -168,4 +173,177 @@ fn psi(ctx: &Context, args: PsiArgs) -> Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+/// The gateway's prediction log of a project.
+fn prediction_log(ws: &slipway_store::Workspace) -> PredictionReader {
+    PredictionReader::new(&ws.dir().join("predictions"))
+}
+
+fn since_ms(since: Option<&str>) -> Result<Option<i64>> {
+    since
+        .map(slipway_core::timefmt::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--since: {e}"))
+}
+
+/// Reads `prediction_id,label` rows, naming the line at fault, and records them in one
+/// transaction (all or nothing).
+fn labels(ctx: &Context, args: LabelsArgs) -> Result<Outcome> {
+    let ws = ctx.workspace()?;
+    let path = &args.file;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut lines = text.lines().enumerate();
+    match lines.next() {
+        Some((_, header))
+            if header.split(',').map(str::trim).collect::<Vec<_>>()
+                == ["prediction_id", "label"] => {}
+        Some((_, header)) => bail!(
+            "{}:1: header is `{header}`; expected `prediction_id,label`",
+            path.display()
+        ),
+        None => bail!(
+            "{}: the file is empty; expected a header `prediction_id,label`",
+            path.display()
+        ),
+    }
+    let mut rows = Vec::new();
+    for (i, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = format!("{}:{}", path.display(), i + 1);
+        let Some((id, label)) = line.split_once(',') else {
+            bail!("{at}: `{line}` has no comma; expected `prediction_id,label`");
+        };
+        let id: PredictionId = id
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
+        let label: f64 = label
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| {
+                anyhow::anyhow!("{at}: label `{}` is not a finite number", label.trim())
+            })?;
+        rows.push((id.to_string(), label));
+    }
+    let n = ws.meta().put_labels(&rows, slipway_store::now_ms())?;
+    if ctx.json {
+        print_json(&serde_json::json!({ "recorded": n }))?;
+    } else {
+        print_line(format_args!(
+            "Recorded {n} label(s) from {}",
+            path.display()
+        ))?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn predictions(ctx: &Context, args: PredictionsArgs) -> Result<Outcome> {
+    let ws = ctx.workspace()?;
+    let since = since_ms(args.since.as_deref())?;
+    let mut newest = std::collections::VecDeque::new();
+    prediction_log(&ws).scan(since, None, |r| {
+        if args.model.as_deref().is_none_or(|m| m == r.model) {
+            newest.push_back(r);
+            if newest.len() > args.limit {
+                newest.pop_front();
+            }
+        }
+        true
+    })?;
+    let labels = ws.meta().labels()?;
+    if ctx.json {
+        let rows: Vec<serde_json::Value> = newest
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id.to_string(),
+                    "time_ms": r.time_ms(),
+                    "model": r.model,
+                    "version": r.version,
+                    "slot": r.slot,
+                    "route": r.route.as_str(),
+                    "inputs": r.features.iter().zip(&r.inputs).map(|(f, v)| (f.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+                    "output": r.output,
+                    "latency_us": r.latency_us,
+                    "label": labels.get(&r.id.to_string()),
+                })
+            })
+            .collect();
+        print_json(&serde_json::json!({ "predictions": rows }))?;
+    } else {
+        let mut t =
+            crate::output::table(&["id", "time", "model", "slot", "route", "output", "label"]);
+        for r in &newest {
+            t.add_row(vec![
+                r.id.to_string(),
+                slipway_core::timefmt::utc(r.time_ms()),
+                format!("{}@{}", r.model, r.version),
+                r.slot.clone(),
+                r.route.as_str().to_string(),
+                format!("{:.4}", r.output),
+                labels
+                    .get(&r.id.to_string())
+                    .map_or(String::new(), |l| l.to_string()),
+            ]);
+        }
+        print_line(t)?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn latency(ctx: &Context, args: LatencyArgs) -> Result<Outcome> {
+    let ws = ctx.workspace()?;
+    let (model, version) =
+        match args.model.rsplit_once('@') {
+            Some((m, v)) => (
+                m.to_string(),
+                Some(v.parse::<u64>().map_err(|_| {
+                    anyhow::anyhow!("`{}`: expected NAME or NAME@VERSION", args.model)
+                })?),
+            ),
+            None => (args.model.clone(), None),
+        };
+    ws.meta().model(&model)?;
+    let since = since_ms(args.since.as_deref())?;
+    let mut by_version: std::collections::BTreeMap<u64, Vec<u32>> = Default::default();
+    prediction_log(&ws).scan(since, None, |r| {
+        if r.model == model && version.is_none_or(|v| v == r.version) {
+            by_version.entry(r.version).or_default().push(r.latency_us);
+        }
+        true
+    })?;
+    let rows: Vec<serde_json::Value> = by_version
+        .into_iter()
+        .map(|(v, mut us)| {
+            us.sort_unstable();
+            let q = |p: f64| {
+                let rank = ((p * us.len() as f64).ceil() as usize).clamp(1, us.len());
+                f64::from(us[rank - 1]) / 1000.0
+            };
+            serde_json::json!({"version": v, "count": us.len(), "p50_ms": q(0.5), "p99_ms": q(0.99)})
+        })
+        .collect();
+    if ctx.json {
+        print_json(&serde_json::json!({ "model": model, "versions": rows }))?;
+    } else if rows.is_empty() {
+        print_line(format_args!("{model}: no predictions logged"))?;
+    } else {
+        let mut t = crate::output::table(&["version", "predictions", "p50 ms", "p99 ms"]);
+        for r in &rows {
+            t.add_row(vec![
+                r["version"].to_string(),
+                r["count"].to_string(),
+                format!("{:.3}", r["p50_ms"].as_f64().unwrap_or(0.0)),
+                format!("{:.3}", r["p99_ms"].as_f64().unwrap_or(0.0)),
+            ]);
+        }
+        print_line(t)?;
+    }
+    Ok(Outcome::Ok)
 }

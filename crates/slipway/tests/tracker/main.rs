@@ -2,6 +2,7 @@
 //! kill -9 durability, graceful shutdown, and `slipway runs` embedded and against a server.
 
 mod durability;
+mod gateway;
 mod mlflow_compat;
 mod runs_cli;
 mod util;
