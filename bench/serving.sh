@@ -3,19 +3,35 @@
 # per request) behind `mlflow models serve`, a hand-written FastAPI server, a bare axum handler
 # (the Rust floor: parse the rows JSON, answer a constant) and Slipway's serving gateway.
 #
-#   SLIPWAY=target/release/slipway BARE_AXUM=path/to/bare-axum bench/serving.sh
+#   bench/serving.sh                              # builds both Rust servers (release) first
 #   ONLY=python DURATION=5 bench/serving.sh       # MLflow and FastAPI only
 #
 # Env: PY       venv python with mlflow scikit-learn fastapi uvicorn pandas (the mlflow CLI is
-#               taken from the same bin dir); default /work/bench-venv/bin/python
-#      SLIPWAY, BARE_AXUM   binaries; a part whose variable is unset is skipped
+#               taken from the same bin dir); default: a venv under bench/out/venv, created
+#               (with the reference's package versions) on first use
+#      SLIPWAY, BARE_AXUM   binaries (default: `cargo build --release` of this checkout's
+#               `slipway` and its `bare_axum` example)
 #      ONLY     all (default) | python | rust | a list of: mlflow fastapi bare-axum slipway
 #      DURATION (15 s), CONNS (32), READY_TIMEOUT (120 s), OUT (bench/out/serving)
 # OUT gets the raw wrk outputs, server logs, first responses, results.tsv and summary.txt.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:-$here/out/serving}"
-PY="${PY:-/work/bench-venv/bin/python}"
+root="$(cd "$here/.." && pwd)"
+if [[ -z ${PY:-} ]]; then
+    PY="$here/out/venv/bin/python"
+    if [[ ! -x $PY ]]; then
+        echo "creating $here/out/venv (mlflow, scikit-learn, fastapi, uvicorn; a few minutes)..." >&2
+        python3 -m venv "$here/out/venv"
+        "$here/out/venv/bin/pip" install -q mlflow==3.17.2 scikit-learn==1.9.1 fastapi==0.165.0 \
+            uvicorn==0.54.0 pandas >&2
+    fi
+fi
+if [[ -z ${SLIPWAY:-} || -z ${BARE_AXUM:-} ]] && [[ ${ONLY:-all} != python ]]; then
+    (cd "$root" && cargo build --release -p slipway >&2 && cargo build --release -p slipway-server --example bare_axum >&2)
+    SLIPWAY="${SLIPWAY:-$root/target/release/slipway}"
+    BARE_AXUM="${BARE_AXUM:-$root/target/release/examples/bare_axum}"
+fi
 duration="${DURATION:-15}"; conns="${CONNS:-32}"; ready_s="${READY_TIMEOUT:-120}"
 case "${ONLY:-all}" in
     all) parts="mlflow fastapi bare-axum slipway" ;;
