@@ -92,6 +92,15 @@ impl Reference {
 }
 
 impl Window {
+    /// Counts one value that arrives as a number (e.g. from the prediction log); a categorical
+    /// reference sees it as its decimal text.
+    pub fn push_number(&mut self, value: f64) {
+        match self {
+            Window::Numeric(h) => h.push(value),
+            Window::Categorical(h) => h.push(&value.to_string()),
+        }
+    }
+
     pub(crate) fn push(&mut self, typed: &Typed) {
         match (self, typed) {
             (Window::Numeric(h), Typed::Float(a)) => {
@@ -259,6 +268,22 @@ fn feed(state: &mut Fitting, typed: &Typed) {
         }
         _ => {}
     }
+}
+
+/// The baseline profile of `columns` from a file: each column's type (numeric or categorical,
+/// as [`psi_between`] infers it) and its frozen bins, ready to score windows from any source.
+pub fn fit_baseline(
+    path: &Path,
+    columns: &[String],
+    options: &PsiOptions,
+) -> Result<Vec<(String, Reference)>, DataError> {
+    let typed = infer_types(path, columns)?;
+    let (references, _) = fit_reference(path, &typed, options)?;
+    Ok(typed
+        .into_iter()
+        .map(|(name, _)| name)
+        .zip(references)
+        .collect())
 }
 
 /// One feature's drift between a baseline file and a current file.

@@ -680,6 +680,37 @@ pub enum MonitorCommand {
     /// p50/p99 latency per model version from the prediction log (the gate's
     /// `p99_latency_ms` guardrail input).
     Latency(LatencyArgs),
+    /// Run the monitors declared in monitors.yaml once (the server runs them on their
+    /// schedule): a breach opens an incident, notifies the webhook and may propose a retrained
+    /// challenger (never promoted); a healthy reading resolves the open incident. Exit 1 when
+    /// any monitor is in breach.
+    Run(MonitorRunArgs),
+    /// The incident log.
+    Incidents(IncidentsArgs),
+    /// Resolve an incident by hand.
+    Resolve(ResolveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MonitorRunArgs {
+    /// Only this monitor.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentsArgs {
+    /// Resolved ones too.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// The incident's number.
+    pub id: i64,
+    /// Why (goes into the incident and the audit trail).
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod builtins;
 mod cli;
 mod commands;
 mod demo;
+mod monitors;
 mod output;
 mod progress;
 

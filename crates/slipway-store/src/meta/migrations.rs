@@ -7,6 +7,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "tracker", TRACKER),
     (3, "registry", crate::registry::schema::REGISTRY),
     (4, "traffic and labels", crate::registry::TRAFFIC),
+    (5, "incidents", crate::registry::INCIDENTS),
 ];
 
 /// The newest schema version this build knows.

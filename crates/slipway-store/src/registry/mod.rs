@@ -7,11 +7,13 @@
 //! transition function and by a partial unique index.
 
 pub mod auth;
+mod incidents;
 mod records;
 pub mod schema;
 mod sqlite;
 mod traffic;
 
+pub use incidents::{Breach, BreachReport, INCIDENTS, Incident};
 pub use traffic::TRAFFIC;
 
 #[cfg(any(test, feature = "conformance"))]

@@ -9,7 +9,7 @@ mod governance;
 mod init;
 mod lineage;
 mod models;
-mod monitor;
+pub mod monitor;
 mod pipeline;
 mod runs;
 mod score;

@@ -2,7 +2,10 @@
 
 use super::Context;
 use crate::Outcome;
-use crate::cli::{LabelsArgs, LatencyArgs, MonitorCommand, PredictionsArgs, PsiArgs, SloArgs};
+use crate::cli::{
+    IncidentsArgs, LabelsArgs, LatencyArgs, MonitorCommand, MonitorRunArgs, PredictionsArgs,
+    PsiArgs, ResolveArgs, SloArgs,
+};
 use crate::output::{print_json, print_line};
 use anyhow::{Context as _, Result, bail};
 use slipway_core::monitor::slo::{SloSpec, evaluate};
@@ -16,11 +19,14 @@ pub fn run(ctx: &Context, cmd: MonitorCommand) -> Result<Outcome> {
         MonitorCommand::Labels(args) => labels(ctx, args),
         MonitorCommand::Predictions(args) => predictions(ctx, args),
         MonitorCommand::Latency(args) => latency(ctx, args),
+        MonitorCommand::Run(args) => run_monitors(ctx, args),
+        MonitorCommand::Incidents(args) => incidents(ctx, args),
+        MonitorCommand::Resolve(args) => resolve(ctx, args),
     }
 }
 
 /// Reads `day,value` rows; returns the day labels and the values, naming the line at fault.
-fn read_series(path: &std::path::Path) -> Result<(Vec<String>, Vec<f64>)> {
+pub(crate) fn read_series(path: &std::path::Path) -> Result<(Vec<String>, Vec<f64>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut lines = text.lines().enumerate();
@@ -344,6 +350,92 @@ fn latency(ctx: &Context, args: LatencyArgs) -> Result<Outcome> {
             ]);
         }
         print_line(t)?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn run_monitors(ctx: &Context, args: MonitorRunArgs) -> Result<Outcome> {
+    let ws = ctx.workspace()?;
+    let reports = crate::monitors::run_all(&ws, args.name.as_deref(), slipway_store::now_ms())?;
+    if ctx.json {
+        print_json(&serde_json::json!({
+            "monitors": reports.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        for r in &reports {
+            print_line(format_args!("{}: {} — {}", r.monitor, r.state, r.summary))?;
+            if let Some((id, action)) = r.incident {
+                print_line(format_args!(
+                    "  incident #{id} {}",
+                    action.replace('_', " ")
+                ))?;
+            }
+            if let Some(n) = &r.notified {
+                print_line(format_args!("  webhook: {n}"))?;
+            }
+            if let Some(p) = &r.proposal {
+                print_line(format_args!("  retraining proposal: {p}"))?;
+            }
+        }
+    }
+    Ok(if reports.iter().any(|r| r.state == "breach") {
+        Outcome::No
+    } else {
+        Outcome::Ok
+    })
+}
+
+fn incident_json(i: &slipway_store::registry::Incident) -> serde_json::Value {
+    serde_json::json!({
+        "id": i.id, "monitor": i.monitor, "model": i.model, "slot": i.slot,
+        "status": if i.open { "open" } else { "resolved" },
+        "summary": i.summary, "details": i.details, "occurrences": i.occurrences,
+        "opened_ms": i.opened_ms, "updated_ms": i.updated_ms, "resolved_ms": i.resolved_ms,
+        "resolution": i.resolution, "notified": i.notified, "proposal": i.proposal,
+    })
+}
+
+fn incidents(ctx: &Context, args: IncidentsArgs) -> Result<Outcome> {
+    let ws = ctx.workspace()?;
+    let list = ws.meta().incidents(!args.all)?;
+    if ctx.json {
+        print_json(
+            &serde_json::json!({"incidents": list.iter().map(incident_json).collect::<Vec<_>>()}),
+        )?;
+    } else {
+        let mut t = crate::output::table(&[
+            "#", "status", "monitor", "slot", "opened", "seen", "summary",
+        ]);
+        for i in &list {
+            t.add_row(vec![
+                i.id.to_string(),
+                if i.open {
+                    "open".into()
+                } else {
+                    "resolved".to_string()
+                },
+                i.monitor.clone(),
+                format!("{}/{}", i.model, i.slot),
+                slipway_core::timefmt::utc(i.opened_ms),
+                i.occurrences.to_string(),
+                i.summary.clone(),
+            ]);
+        }
+        print_line(t)?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn resolve(ctx: &Context, args: ResolveArgs) -> Result<Outcome> {
+    let ws = ctx.workspace()?;
+    let me = super::access::actor(ctx, &ws)?;
+    let i = ws
+        .meta()
+        .resolve_incident(args.id, &args.reason, &me.name, slipway_store::now_ms())?;
+    if ctx.json {
+        print_json(&incident_json(&i))?;
+    } else {
+        print_line(format_args!("Resolved incident #{}: {}", i.id, args.reason))?;
     }
     Ok(Outcome::Ok)
 }

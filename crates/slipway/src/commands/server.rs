@@ -23,12 +23,23 @@ pub fn run(ctx: &Context, args: ServerArgs) -> Result<Outcome> {
     };
     let root = workspace.root().display().to_string();
     let messages = ctx.messages;
-    slipway_server::run_blocking(workspace, config, move |bound| {
+    // Monitors run on their schedules beside the server (monitors.yaml, re-read every second).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let scheduler = {
+        let (root, stop) = (workspace.root().to_path_buf(), stop.clone());
+        std::thread::Builder::new()
+            .name("slipway-monitors".into())
+            .spawn(move || crate::monitors::schedule(root, stop))?
+    };
+    let served = slipway_server::run_blocking(workspace, config, move |bound| {
         // Printed even with --quiet's opposite default: tests and scripts read the address here.
         eprintln!("slipway tracker for {root} listening on http://{bound}");
         messages.say(format!(
             "MLflow clients: export MLFLOW_TRACKING_URI=http://{bound}  (Ctrl-C stops)"
         ));
-    })?;
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = scheduler.join();
+    served?;
     Ok(Outcome::Ok)
 }

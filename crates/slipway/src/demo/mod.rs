@@ -1,10 +1,13 @@
-//! `slipway demo`: the bundled example, raw data to a served-ready, governed model, run with
-//! nothing but the binary. It drives the real commands (as a user would type them) and narrates:
-//! validate → train → evaluate (pipeline, cached on rerun) → register (medium risk tier) → gate
-//! → approve (a second user) → promote → retrain a challenger → gate against the champion →
-//! promote → rollback drill → SLO monitor on the live accuracy → model card and audit check.
+//! `slipway demo`: the bundled example, raw data to a served, monitored, governed model, run
+//! with nothing but the binary. It drives the real commands (as a user would type them) and
+//! narrates: validate → train → evaluate (pipeline, cached on rerun) → register (medium risk
+//! tier) → gate → approve (a second user) → promote → start the gateway → traffic → the
+//! population shifts → PSI alert → incident (webhook) → retraining proposal (pipeline, Staging,
+//! gate; not promoted) → approve → promote (the gateway swaps) → rollback drill → SLO monitor →
+//! model card and audit check.
 
 pub mod data;
+mod serving;
 
 use crate::Outcome;
 use crate::cli::DemoArgs;
@@ -115,6 +118,48 @@ impl Driver {
     }
 }
 
+/// The demo's monitors: input drift on the live slot (baseline: the training data), with a
+/// webhook and a retraining proposal on breach.
+fn monitors_yaml(webhook: &str) -> String {
+    format!(
+        "webhook: {webhook}
+monitors:
+  - name: input-drift
+    model: credit-risk
+    slot: default
+    every: 1m
+    cooldown: 1h
+    psi:
+      baseline: data/train.csv
+      window: 1h
+      min_rows: 500
+    retrain:
+      as: ana
+      model_file: models/model.json
+      report: reports/evaluation.json
+      metric: auc
+      delta: 0.005
+      guardrails: ['p99_latency_ms<=200', 'fairness_gap<=0.2']
+"
+    )
+}
+
+/// Sends one request until the gateway answers with `version`; returns the milliseconds it took.
+fn wait_for_version(url: &str, token: &str, row: &[Value], version: &str) -> Result<u128> {
+    let t = Instant::now();
+    while t.elapsed() < std::time::Duration::from_secs(10) {
+        if serving::send(url, token, row, 1)?
+            .last()
+            .map(String::as_str)
+            == Some(version)
+        {
+            return Ok(t.elapsed().as_millis());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    bail!("the gateway did not serve version {version} within 10 s")
+}
+
 fn params(model: &str, n_trees: u32, max_depth: u32) -> String {
     format!("train:\n  model: {model}\n  seed: 7\n  n_trees: {n_trees}\n  max_depth: {max_depth}\n")
 }
@@ -199,10 +244,6 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<Outcome> {
         "   Ran it again: {} commands executed — change nothing and the whole pipeline is a cache hit",
         again["commands_run"]
     ));
-    fs::copy(
-        root.join("reports/evaluation.json"),
-        root.join(".slipway/demo-v1-evaluation.json"),
-    )?;
 
     // 3. People: an admin, a deployer who builds models, a validator who signs them off.
     d.ok(&["--as", "admin", "users", "add", "admin", "--role", "admin"])?;
@@ -295,68 +336,91 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<Outcome> {
         "   Gate PROMOTE (AUC {auc1:.4} vs baseline 0.5), approved by val, promoted by ana: credit-risk@1 is live"
     ));
 
-    // 5. A challenger: logistic regression; only train and evaluate rerun.
+    // 5. The gateway serves v1; client traffic; the drift monitor sees nothing wrong.
+    d.ok(&["--as", "admin", "users", "add", "app", "--role", "viewer"])?;
+    let token: Value = d.json(&[
+        "--as",
+        "admin",
+        "tokens",
+        "create",
+        "--user",
+        "app",
+        "--description",
+        "the loan application frontend",
+    ])?;
+    let token = token["token"].as_str().context("no token")?.to_string();
+    let (webhook, delivered) = serving::webhook_receiver()?;
+    fs::write(root.join("monitors.yaml"), monitors_yaml(&webhook))?;
+    let gateway = serving::Gateway::start(&d.exe, &root)?;
+    let predict = format!(
+        "{}/v1/models/credit-risk/slots/default:predict",
+        gateway.url
+    );
+    let t = Instant::now();
+    let steady = serving::rows(&data::credit_risk_csv(1_000, 9_001, 0.0));
+    serving::send(&predict, &token, &steady, 10)?;
+    let first_check = d.json(&["monitor", "run", "input-drift"]);
+    let first_check = first_check
+        .ok()
+        .and_then(|v| v["monitors"][0]["summary"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    say(format!(
+        "5. Gateway up at {}: 1,000 applications scored in {:.1?} (every prediction logged); drift monitor: {first_check}",
+        gateway.url,
+        t.elapsed()
+    ));
+
+    // 6. The population shifts; the monitor opens an incident, notifies, proposes a challenger.
+    //    Meanwhile the team had committed a logistic-regression recipe: retraining builds it.
     fs::write(root.join("params.yaml"), params("logistic", 5, 2))?;
     if git {
         // Commit the recipe change (and the .gitignore files slipway wrote for the outputs), so
         // the challenger is built from a clean commit: the promotion boundary checks it.
         d.git(&["add", "-A"]);
-        d.git(&["commit", "-qm", "try logistic regression"]);
+        d.git(&["commit", "-qm", "logistic regression recipe; drift monitor"]);
     }
-    let second = d.json(&["run"])?;
-    let auc2 = auc(&root)?;
-    let rerun: Vec<String> = second["stages"]
+    let shifted = serving::rows(&data::credit_risk_csv(2_000, 9_002, 1.0));
+    serving::send(&predict, &token, &shifted, 10)?;
+    let (_, out) = d.run(&["--json", "monitor", "run", "input-drift"])?;
+    let check: Value = serde_json::from_str(&out).context("monitor run printed no JSON")?;
+    let m = &check["monitors"][0];
+    if m["state"] != "breach" {
+        bail!("the drift monitor did not fire on shifted traffic: {m}");
+    }
+    let mut drifted: Vec<(String, f64)> = m["details"]["features"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|s| s["outcome"] == "ran")
-        .filter_map(|s| s["name"].as_str().map(str::to_string))
+        .filter(|f| f["status"] == "significant")
+        .filter_map(|f| Some((f["name"].as_str()?.to_string(), f["psi"].as_f64()?)))
         .collect();
+    drifted.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let hook = delivered.join().ok().flatten();
     say(format!(
-        "5. Changed train.model to logistic: reran only [{}] (validate stayed cached); holdout AUC {auc2:.4}",
-        rerun.join(", ")
+        "6. Traffic shifted (2,000 applications from a younger, poorer, more indebted population): PSI alert on {} → incident #{} opened; webhook {} ({})",
+        drifted
+            .iter()
+            .map(|(n, v)| format!("{n} {v:.2}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        m["incident"]["id"],
+        m["notified"].as_str().unwrap_or("not called"),
+        if hook.is_some() {
+            "the receiver got the incident"
+        } else {
+            "nothing received"
+        }
     ));
-    let run2 = stage_run_id(&second, "train").context("train stage has no run")?;
-    d.ok(&[
-        "--as",
-        "ana",
-        "models",
-        "register",
-        "credit-risk",
-        "--artifact",
-        "models/model.json",
-        "--run",
-        &run2,
-    ])?;
-    let (promote, gate_out) = d.run(&[
-        "--as",
-        "ana",
-        "gate",
-        "--model",
-        "credit-risk",
-        "--challenger-version",
-        "2",
-        "--metric",
-        "auc",
-        "--champion-report",
-        ".slipway/demo-v1-evaluation.json",
-        "--challenger-report",
-        "reports/evaluation.json",
-        "--delta",
-        "0.005",
-        "--guardrail",
-        "p99_latency_ms<=200",
-        "--guardrail",
-        "fairness_gap<=0.2",
-    ])?;
-    let verdict = gate_out
-        .lines()
-        .find(|l| l.starts_with("DECISION"))
-        .unwrap_or("DECISION: ?")
-        .to_string();
+    let proposal = &m["proposal"];
+    let auc2 = auc(&root)?;
     say(format!(
-        "6. Champion/challenger on the same frozen holdout: {auc1:.4} vs {auc2:.4} → {verdict}"
+        "   Retraining proposal: the pipeline reran at the current commit (logistic recipe), credit-risk@{} registered and put in Staging; gate vs v1 on the same frozen holdout ({auc1:.4} vs {auc2:.4}): {} — proposed, not promoted",
+        proposal["version"],
+        proposal["gate"].as_str().unwrap_or("?").to_uppercase()
     ));
+
+    // 7. People promote it; the gateway swaps; rollback drill.
+    let promote = proposal["gate"] == "promote";
     if promote {
         d.ok(&[
             "--as",
@@ -366,7 +430,15 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<Outcome> {
             "credit-risk@2",
             "deploy.yaml",
         ])?;
-        d.ok(&["--as", "val", "models", "approve", "credit-risk@2"])?;
+        d.ok(&[
+            "--as",
+            "val",
+            "models",
+            "approve",
+            "credit-risk@2",
+            "--comment",
+            "drift incident: retrained challenger",
+        ])?;
         d.ok(&[
             "--as",
             "ana",
@@ -376,7 +448,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<Outcome> {
             "--alias",
             "champion",
         ])?;
-        // 7. Rollback drill: back to v1 in one command, then forward again.
+        let swap = wait_for_version(&predict, &token, &shifted[..1], "2")?;
         d.ok(&[
             "--as",
             "ana",
@@ -386,7 +458,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<Outcome> {
             "--reason",
             "rollback drill",
         ])?;
-        let during = d.json(&["--as", "ana", "models", "live", "credit-risk"])?;
+        let back = wait_for_version(&predict, &token, &shifted[..1], "1")?;
         d.ok(&[
             "--as",
             "ana",
@@ -396,13 +468,23 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<Outcome> {
             "--alias",
             "champion",
         ])?;
+        wait_for_version(&predict, &token, &shifted[..1], "2")?;
+        d.ok(&[
+            "--as",
+            "ana",
+            "monitor",
+            "resolve",
+            &m["incident"]["id"].to_string(),
+            "--reason",
+            "retrained on the new recipe; credit-risk@2 promoted",
+        ])?;
         say(format!(
-            "7. Promoted credit-risk@2; rollback drill: rolled back to v{} in one command, then promoted v2 again",
-            during["version"]
+            "7. Approved by val, promoted by ana: the gateway served v2 {swap} ms later; rollback drill: v1 back in traffic after {back} ms, then v2 promoted again; incident resolved"
         ));
     } else {
-        say("7. The champion stays; nothing to promote".into());
+        say("7. The gate kept the champion; nothing to promote".into());
     }
+    gateway.stop()?;
 
     // 8. Monitoring: a sustained-breach SLO on daily accuracy.
     let mut series = String::from("day,value\n");
@@ -458,6 +540,8 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<Outcome> {
             "root": root.display().to_string(),
             "live": live["version"],
             "auc": [auc1, auc2],
+            "incident": m["incident"]["id"],
+            "proposal": proposal,
             "slo_alert_day": slo["alert_day"],
             "audit_ok": audit["ok"],
         }))?;

@@ -286,9 +286,38 @@ fn demo_runs_and_leaves_an_explorable_project() {
         .iter()
         .map(|h| h["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["promote", "promote", "rollback", "promote"]);
+    assert_eq!(
+        actions,
+        ["promote", "stage", "promote", "rollback", "promote"]
+    );
     let status = p.json(&["-C", "demo-project", "status"]);
     assert_eq!(status["stale"], 0, "the project is left up to date");
+    // The drift incident: opened by the monitor, notified, a proposal made (never promoted by
+    // the monitor itself), resolved by a person.
+    let incidents = p.json(&["-C", "demo-project", "monitor", "incidents", "--all"]);
+    let incident = &incidents["incidents"][0];
+    assert_eq!(incident["monitor"], "input-drift", "{incidents}");
+    assert_eq!(incident["status"], "resolved");
+    assert_eq!(incident["notified"], "HTTP 200");
+    assert_eq!(incident["proposal"]["version"], 2);
+    assert_eq!(incident["proposal"]["gate"], "promote");
+    let promoted_by: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["action"] == "promote")
+        .map(|h| h["actor"].as_str().unwrap())
+        .collect();
+    assert!(promoted_by.iter().all(|a| *a == "ana"), "{history}");
+    let logged = p.json(&[
+        "-C",
+        "demo-project",
+        "monitor",
+        "predictions",
+        "--limit",
+        "5000",
+    ]);
+    assert!(logged["predictions"].as_array().unwrap().len() >= 3_000);
     assert!(p.join("demo-project/model-card.md").exists());
     // The version's ML Test Score comes from the evidence recorded for it, and is stored on it.
     let score = p.json(&[

@@ -1,0 +1,284 @@
+//! Running one monitor: PSI of the live inputs in a window of the prediction log against a
+//! baseline file, or a sustained-breach SLO on daily accuracy from labelled predictions (or a
+//! CSV series). The arithmetic is the core's; this only gathers the numbers.
+
+use super::config::{MonitorSpec, PsiSpec, SloSpec, duration};
+use anyhow::{Context as _, Result, bail};
+use serde_json::{Value, json};
+use slipway_core::monitor::psi::{Reading, Thresholds};
+use slipway_store::Workspace;
+use slipway_store::predlog::{PredictionReader, Route};
+use slipway_store::registry::RegistryStore;
+
+/// What a monitor found.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Within bounds.
+    Healthy { summary: String, details: Value },
+    /// Out of bounds: an incident.
+    Breach { summary: String, details: Value },
+    /// Too little data for a verdict (nothing opens or resolves).
+    NotEnoughData { summary: String },
+}
+
+/// Runs one monitor at `now_ms`.
+pub fn check(ws: &Workspace, spec: &MonitorSpec, now_ms: i64) -> Result<Verdict> {
+    ws.meta()
+        .model(&spec.model)
+        .with_context(|| format!("monitor `{}`", spec.name))?;
+    match (&spec.psi, &spec.slo) {
+        (Some(psi), _) => check_psi(ws, spec, psi, now_ms),
+        (_, Some(slo)) => check_slo(ws, spec, slo),
+        _ => bail!("monitor `{}` has neither psi nor slo", spec.name),
+    }
+}
+
+fn log(ws: &Workspace) -> PredictionReader {
+    PredictionReader::new(&ws.dir().join("predictions"))
+}
+
+/// Live traffic of the slot: what the champion and a canary answered (shadow copies are the
+/// same requests again).
+fn live_traffic(r: &slipway_store::predlog::PredictionRecord, spec: &MonitorSpec) -> bool {
+    r.model == spec.model && r.slot == spec.slot && r.route != Route::Shadow
+}
+
+fn check_psi(ws: &Workspace, spec: &MonitorSpec, psi: &PsiSpec, now_ms: i64) -> Result<Verdict> {
+    let window = duration(&spec.name, "psi.window", &psi.window)?;
+    let from = now_ms - window.as_millis() as i64;
+    let baseline = ws.root().join(&psi.baseline);
+    // Which features: the ones asked for, else the live inputs the baseline also has.
+    let mut features: Option<std::sync::Arc<Vec<String>>> = None;
+    log(ws).scan(Some(from), None, |r| {
+        if live_traffic(&r, spec) {
+            features = Some(r.features);
+            false
+        } else {
+            true
+        }
+    })?;
+    let Some(features) = features else {
+        return Ok(Verdict::NotEnoughData {
+            summary: format!(
+                "no predictions of {}/{} in the last {}",
+                spec.model, spec.slot, psi.window
+            ),
+        });
+    };
+    let columns: Vec<String> = match &psi.columns {
+        Some(c) => c.clone(),
+        None => {
+            let in_baseline = slipway_data::table::column_names(&baseline).with_context(|| {
+                format!(
+                    "monitor `{}`: baseline {}",
+                    spec.name,
+                    psi.baseline.display()
+                )
+            })?;
+            features
+                .iter()
+                .filter(|f| in_baseline.contains(f))
+                .cloned()
+                .collect()
+        }
+    };
+    if columns.is_empty() {
+        bail!(
+            "monitor `{}`: the baseline {} has none of the model's inputs ({})",
+            spec.name,
+            psi.baseline.display(),
+            features.join(", ")
+        );
+    }
+    let options = slipway_data::distribution::PsiOptions {
+        bins: psi.bins,
+        columns: Some(columns.clone()),
+        threshold: psi.significant,
+        ..Default::default()
+    };
+    let references = slipway_data::distribution::fit_baseline(&baseline, &columns, &options)
+        .with_context(|| {
+            format!(
+                "monitor `{}`: baseline {}",
+                spec.name,
+                psi.baseline.display()
+            )
+        })?;
+    let mut windows: Vec<_> = references.iter().map(|(_, r)| r.window()).collect();
+    let mut rows = 0u64;
+    let mut missing: Vec<String> = Vec::new();
+    log(ws).scan(Some(from), None, |r| {
+        if live_traffic(&r, spec) {
+            rows += 1;
+            for ((name, _), window) in references.iter().zip(windows.iter_mut()) {
+                match r.input(name) {
+                    Some(v) => window.push_number(v),
+                    None if !missing.contains(name) => missing.push(name.clone()),
+                    None => {}
+                }
+            }
+        }
+        true
+    })?;
+    if rows < psi.min_rows {
+        return Ok(Verdict::NotEnoughData {
+            summary: format!(
+                "{rows} prediction(s) of {}/{} in the last {} (at least {} needed)",
+                spec.model, spec.slot, psi.window, psi.min_rows
+            ),
+        });
+    }
+    let thresholds = Thresholds::new(psi.moderate, psi.significant)?;
+    let mut scored = Vec::new();
+    for ((name, reference), window) in references.iter().zip(&windows) {
+        if missing.contains(name) {
+            continue;
+        }
+        let value = reference.score(name, window)?;
+        let status = match thresholds.read(value) {
+            Reading::Stable => "stable",
+            Reading::Moderate => "moderate",
+            Reading::Significant => "significant",
+        };
+        scored.push((name.clone(), value, status));
+    }
+    let drifted: Vec<&(String, f64, &str)> =
+        scored.iter().filter(|s| s.2 == "significant").collect();
+    let details = json!({
+        "kind": "psi",
+        "rows": rows,
+        "window": psi.window,
+        "baseline": psi.baseline.display().to_string(),
+        "thresholds": {"moderate": psi.moderate, "significant": psi.significant},
+        "features": scored.iter().map(|(n, v, s)| json!({"name": n, "psi": v, "status": s})).collect::<Vec<_>>(),
+        "missing_in_log": missing,
+    });
+    let worst = scored
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(n, v, _)| format!("{n} {v:.3}"))
+        .unwrap_or_default();
+    Ok(if drifted.is_empty() {
+        Verdict::Healthy {
+            summary: format!(
+                "PSI of {} input(s) over {rows} predictions below {} (highest: {worst})",
+                scored.len(),
+                psi.significant
+            ),
+            details,
+        }
+    } else {
+        Verdict::Breach {
+            summary: format!(
+                "input drift on {}/{}: PSI ≥ {} on {} over {rows} predictions",
+                spec.model,
+                spec.slot,
+                psi.significant,
+                drifted
+                    .iter()
+                    .map(|(n, v, _)| format!("{n} ({v:.3})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            details,
+        }
+    })
+}
+
+/// Daily accuracy of the slot's labelled predictions (UTC days, oldest first).
+pub fn daily_accuracy(
+    ws: &Workspace,
+    model: &str,
+    slot: &str,
+    cutoff: f64,
+) -> Result<Vec<(i64, f64, u64)>> {
+    let labels = ws.meta().labels()?;
+    let mut days: std::collections::BTreeMap<i64, (u64, u64)> = Default::default();
+    log(ws).scan(None, None, |r| {
+        if r.model == model
+            && r.slot == slot
+            && r.route != Route::Shadow
+            && let Some(label) = labels.get(&r.id.to_string())
+        {
+            let day = r.time_ms().div_euclid(86_400_000);
+            let entry = days.entry(day).or_default();
+            entry.1 += 1;
+            if (r.output >= cutoff) == (*label >= 0.5) {
+                entry.0 += 1;
+            }
+        }
+        true
+    })?;
+    Ok(days
+        .into_iter()
+        .map(|(day, (right, n))| (day, right as f64 / n as f64, n))
+        .collect())
+}
+
+fn check_slo(ws: &Workspace, spec: &MonitorSpec, slo: &SloSpec) -> Result<Verdict> {
+    let (source, values): (String, Vec<f64>) = match &slo.series {
+        Some(file) => {
+            let path = ws.root().join(file);
+            let (_, values) = crate::commands::monitor::read_series(&path)?;
+            (file.display().to_string(), values)
+        }
+        None => (
+            "daily accuracy of labelled predictions".into(),
+            daily_accuracy(ws, &spec.model, &spec.slot, slo.cutoff)?
+                .into_iter()
+                .map(|(_, v, _)| v)
+                .collect(),
+        ),
+    };
+    if values.len() < slo.window {
+        return Ok(Verdict::NotEnoughData {
+            summary: format!(
+                "{} day(s) of {source}; the rolling window needs {}",
+                values.len(),
+                slo.window
+            ),
+        });
+    }
+    let report = slipway_core::monitor::slo::evaluate(
+        &slipway_core::monitor::slo::SloSpec {
+            floor: slo.floor,
+            window: slo.window,
+            breaches: slo.breaches,
+        },
+        &values,
+    )?;
+    let last = report.rolling.last().copied().unwrap_or(f64::NAN);
+    let details = json!({
+        "kind": "slo",
+        "source": source,
+        "floor": slo.floor,
+        "window": slo.window,
+        "breaches": slo.breaches,
+        "days": values.len(),
+        "alert_day": report.alert_day,
+        "longest_breach": report.longest_breach,
+        "last_rolling": last,
+    });
+    // In breach while the latest smoothed value is under the floor after an alert fired.
+    Ok(if report.alert_day.is_some() && last < slo.floor {
+        Verdict::Breach {
+            summary: format!(
+                "{source} of {}/{}: {}-day mean {last:.4} below the floor {} (alert on day {})",
+                spec.model,
+                spec.slot,
+                slo.window,
+                slo.floor,
+                report.alert_day.unwrap_or_default()
+            ),
+            details,
+        }
+    } else {
+        Verdict::Healthy {
+            summary: format!(
+                "{source}: {}-day mean {last:.4} (floor {})",
+                slo.window, slo.floor
+            ),
+            details,
+        }
+    })
+}
