@@ -693,3 +693,122 @@ fn lineage_of_a_prediction_reaches_the_raw_data_and_forward_lineage_the_live_slo
         "{forward}"
     );
 }
+
+/// Runs `slipway --json monitor run` and returns (exit code, the first monitor's report).
+fn monitor_run(project: &Path) -> (i32, Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["--json", "monitor", "run"])
+        .current_dir(project)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "monitor run printed no JSON: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap(), report["monitors"][0].clone())
+}
+
+#[test]
+fn drift_on_live_traffic_opens_one_incident_deduplicated_then_cooling_down() {
+    let project = project_with_live_model();
+    // The baseline: x1, x2 roughly uniform on [0, 1).
+    let mut baseline = String::from("x1,x2\n");
+    for i in 0..2_000 {
+        baseline.push_str(&format!(
+            "{},{}\n",
+            (i * 7919 % 2000) as f64 / 2000.0,
+            (i * 104729 % 2000) as f64 / 2000.0
+        ));
+    }
+    std::fs::write(project.path().join("baseline.csv"), baseline).unwrap();
+    // A webhook nobody listens on: the failure is recorded, the incident still opens.
+    std::fs::write(
+        project.path().join("monitors.yaml"),
+        "webhook: http://127.0.0.1:9/hook\nmonitors:\n  - name: drift\n    model: credit\n    cooldown: 1h\n    psi: {baseline: baseline.csv, window: 1h, min_rows: 200}\n",
+    )
+    .unwrap();
+    let server = Server::start(project.path());
+    let a = agent();
+    let url = predict_url(&server, "credit", "default");
+    let (code, report) = monitor_run(project.path());
+    assert_eq!(
+        (code, report["state"].as_str()),
+        (0, Some("not_enough_data")),
+        "{report}"
+    );
+    let steady: Vec<Value> = (0..400)
+        .map(|i| json!({"x1": (i * 31 % 400) as f64 / 400.0, "x2": (i * 17 % 400) as f64 / 400.0}))
+        .collect();
+    for chunk in steady.chunks(50) {
+        assert_eq!(call(&a, "POST", &url, Some(&json!({"rows": chunk}))).0, 200);
+    }
+    let (code, report) = monitor_run(project.path());
+    assert_eq!(
+        (code, report["state"].as_str()),
+        (0, Some("healthy")),
+        "{report}"
+    );
+    // Shifted traffic: x1 moves to [0.5, 1.5).
+    let shifted: Vec<Value> = (0..2_000)
+        .map(|i| json!({"x1": 0.5 + (i * 31 % 400) as f64 / 400.0, "x2": (i * 17 % 400) as f64 / 400.0}))
+        .collect();
+    for chunk in shifted.chunks(100) {
+        assert_eq!(call(&a, "POST", &url, Some(&json!({"rows": chunk}))).0, 200);
+    }
+    let (code, report) = monitor_run(project.path());
+    assert_eq!(code, 1, "a breach exits 1");
+    assert_eq!(report["state"], "breach", "{report}");
+    assert_eq!(report["incident"]["action"], "opened");
+    assert!(
+        report["notified"].as_str().unwrap().starts_with("failed"),
+        "{report}"
+    );
+    let drifted: Vec<&str> = report["details"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "significant")
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(drifted, ["x1"]);
+    let id = report["incident"]["id"].as_i64().unwrap();
+    // Still drifting: the same incident, counted.
+    let (_, report) = monitor_run(project.path());
+    assert_eq!(report["incident"], json!({"id": id, "action": "repeated"}));
+    let listed: Value = serde_json::from_str(&slipway(
+        project.path(),
+        &["--json", "monitor", "incidents"],
+    ))
+    .unwrap();
+    assert_eq!(listed["incidents"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["incidents"][0]["occurrences"], 2);
+    // Resolved by hand while the drift goes on: the cooldown keeps it from reopening at once.
+    slipway(
+        project.path(),
+        &[
+            "monitor",
+            "resolve",
+            &id.to_string(),
+            "--reason",
+            "known campaign",
+        ],
+    );
+    let (_, report) = monitor_run(project.path());
+    assert_eq!(
+        report["incident"],
+        json!({"id": id, "action": "cooling_down"})
+    );
+    let listed: Value = serde_json::from_str(&slipway(
+        project.path(),
+        &["--json", "monitor", "incidents"],
+    ))
+    .unwrap();
+    assert!(listed["incidents"].as_array().unwrap().is_empty());
+    let audit = slipway(project.path(), &["--json", "audit", "log"]);
+    for action in ["incident.open", "incident.notify", "incident.resolve"] {
+        assert!(audit.contains(action), "{action} is in the audit chain");
+    }
+    drop(server);
+}
