@@ -16,6 +16,8 @@ pub enum Block {
     List(Vec<String>),
     /// Preformatted text (digests, trees).
     Code(String),
+    /// An SVG chart (from [`crate::chart`]), inlined in both formats.
+    Svg(String),
 }
 
 /// A titled section.
@@ -99,6 +101,10 @@ impl Document {
                     Block::Code(text) => {
                         let _ = writeln!(out, "```\n{}\n```\n", text.trim_end());
                     }
+                    // Markdown allows inline HTML; viewers that render it show the chart.
+                    Block::Svg(svg) => {
+                        let _ = writeln!(out, "{svg}\n");
+                    }
                 }
             }
         }
@@ -162,6 +168,9 @@ th{{background:#f4f4f4}}code,pre{{font-family:ui-monospace,monospace;font-size:.
                     }
                     Block::Code(text) => {
                         let _ = writeln!(out, "<pre>{}</pre>", html_escape(text.trim_end()));
+                    }
+                    Block::Svg(svg) => {
+                        let _ = writeln!(out, "<figure>{svg}</figure>");
                     }
                 }
             }

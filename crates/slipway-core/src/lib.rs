@@ -11,6 +11,7 @@
 
 pub mod artifact;
 pub mod audit;
+pub mod chart;
 pub mod digest;
 pub mod document;
 pub mod gate;

@@ -761,6 +761,9 @@ pub struct PsiArgs {
     /// PSI at or above this is a significant shift (drift).
     #[arg(long, default_value_t = 0.25)]
     pub significant: f64,
+    /// Also write a chart of PSI per feature with the thresholds (SVG).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -777,6 +780,9 @@ pub struct SloArgs {
     /// Consecutive smoothed days below the floor that fire the alert.
     #[arg(long, default_value_t = 3)]
     pub breaches: usize,
+    /// Also write a chart of the series, its rolling mean, the floor and the alert day (SVG).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -6,16 +6,125 @@ use crate::Outcome;
 use crate::cli::{CardArgs, CardFormat, EvidenceArgs};
 use crate::output::{print_json, print_line};
 use anyhow::{Context as _, Result};
+use slipway_core::document::{Block, Document, Section};
 use slipway_core::{ArtifactKind, Digest};
 use slipway_store::lineage::{Lineage, LineageTarget};
+use slipway_store::MetadataStore;
 use slipway_store::registry::RegistryStore;
 use std::path::PathBuf;
+
+/// The model card with its monitoring section: the model's incidents, a chart of the latest
+/// drift reading, and the training run's metric curves.
+fn card_document(
+    ws: &slipway_store::Workspace,
+    name: &str,
+    version: u64,
+    now_ms: i64,
+) -> Result<Document> {
+    let mut doc = slipway_store::governance::model_card(ws.meta(), name, version, now_ms)?;
+    let mut blocks = Vec::new();
+    let incidents: Vec<_> = ws
+        .meta()
+        .incidents(false)?
+        .into_iter()
+        .filter(|i| i.model == name)
+        .collect();
+    if incidents.is_empty() {
+        blocks.push(Block::Paragraph(
+            "No incidents recorded for this model.".into(),
+        ));
+    } else {
+        let open = incidents.iter().filter(|i| i.open).count();
+        blocks.push(Block::Paragraph(format!(
+            "{} incident(s), {open} open.",
+            incidents.len()
+        )));
+        blocks.push(Block::Table(
+            [
+                "#",
+                "status",
+                "monitor",
+                "slot",
+                "opened",
+                "summary",
+                "resolution",
+            ]
+            .map(String::from)
+            .to_vec(),
+            incidents
+                .iter()
+                .map(|i| {
+                    vec![
+                        i.id.to_string(),
+                        if i.open {
+                            "open".into()
+                        } else {
+                            "resolved".into()
+                        },
+                        i.monitor.clone(),
+                        i.slot.clone(),
+                        slipway_core::timefmt::utc(i.opened_ms),
+                        i.summary.clone(),
+                        i.resolution.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect(),
+        ));
+        if let Some(latest) = incidents.iter().find(|i| i.details["kind"] == "psi") {
+            let features: Vec<(String, f64)> = latest.details["features"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| Some((f["name"].as_str()?.to_string(), f["psi"].as_f64()?)))
+                .collect();
+            let t = &latest.details["thresholds"];
+            blocks.push(Block::Svg(crate::monitors::charts::psi(
+                &format!(
+                    "PSI per feature at incident #{} ({})",
+                    latest.id, latest.monitor
+                ),
+                &features,
+                t["moderate"].as_f64().unwrap_or(0.1),
+                t["significant"].as_f64().unwrap_or(0.25),
+            )));
+        }
+    }
+    let record = ws.meta().version(name, version)?;
+    if let Some(run) = &record.run_id {
+        let mut series = Vec::new();
+        for latest in ws.meta().latest_metrics(run)? {
+            let history = ws.meta().metric_history(run, &latest.key)?;
+            if history.len() > 1 {
+                series.push(slipway_core::chart::Series {
+                    name: latest.key.clone(),
+                    points: history.iter().map(|p| (p.step as f64, p.value)).collect(),
+                });
+            }
+        }
+        if !series.is_empty() {
+            blocks.push(Block::Svg(slipway_core::chart::lines(
+                &format!("Training metrics of run {run}"),
+                "step",
+                &series,
+                &[],
+                &[],
+            )));
+        }
+    }
+    doc.sections.insert(
+        doc.sections.len().saturating_sub(2),
+        Section {
+            title: "Monitoring".into(),
+            blocks,
+        },
+    );
+    Ok(doc)
+}
 
 pub fn card(ctx: &Context, args: CardArgs) -> Result<Outcome> {
     let ws = ctx.workspace()?;
     let (name, version) = model_version(&args.target)?;
-    let doc =
-        slipway_store::governance::model_card(ws.meta(), &name, version, slipway_store::now_ms())?;
+    let doc = card_document(&ws, &name, version, slipway_store::now_ms())?;
     let text = match args.format {
         CardFormat::Markdown => doc.to_markdown(),
         CardFormat::Html => doc.to_html(),
@@ -41,7 +150,7 @@ pub fn evidence(ctx: &Context, args: EvidenceArgs) -> Result<Outcome> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let meta = ws.meta();
     let record = meta.version(&name, version)?;
-    let doc = slipway_store::governance::model_card(meta, &name, version, now)?;
+    let doc = card_document(&ws, &name, version, now)?;
     let mut files: Vec<(String, Vec<u8>)> = vec![
         ("card.md".into(), doc.to_markdown().into_bytes()),
         ("card.html".into(), doc.to_html().into_bytes()),

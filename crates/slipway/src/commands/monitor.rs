@@ -84,6 +84,22 @@ fn slo(ctx: &Context, args: SloArgs) -> Result<Outcome> {
         breaches: args.breaches,
     };
     let report = evaluate(&spec, &values)?;
+    if let Some(path) = &args.svg {
+        let svg = crate::monitors::charts::slo(
+            &format!(
+                "{} (floor {}, {}-day mean)",
+                args.series.display(),
+                spec.floor,
+                spec.window
+            ),
+            &values,
+            &report.rolling,
+            spec.window,
+            spec.floor,
+            report.alert_day,
+        );
+        std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let alert_label = report.alert_day.and_then(|d| days.get(d as usize)).cloned();
     if ctx.json {
         print_json(&serde_json::json!({
@@ -150,6 +166,22 @@ fn psi(ctx: &Context, args: PsiArgs) -> Result<Outcome> {
         .iter()
         .filter(|f| thresholds.read(f.psi) == Reading::Significant)
         .count();
+    if let Some(path) = &args.svg {
+        let svg = crate::monitors::charts::psi(
+            &format!(
+                "PSI per feature: {} vs {}",
+                args.current.display(),
+                args.baseline.display()
+            ),
+            &drift
+                .iter()
+                .map(|f| (f.name.clone(), f.psi))
+                .collect::<Vec<_>>(),
+            args.moderate,
+            args.significant,
+        );
+        std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if ctx.json {
         print_json(&serde_json::json!({
             "features": drift.iter().map(|f| serde_json::json!({"name": f.name, "psi": f.psi, "status": status(f.psi), "binning": f.binning})).collect::<Vec<_>>(),

@@ -8,6 +8,7 @@
 //! - [`act`]: webhook and retraining proposal.
 
 pub mod act;
+pub mod charts;
 pub mod checks;
 pub mod config;
 
