@@ -764,6 +764,20 @@ pub struct PsiArgs {
     /// Also write a chart of PSI per feature with the thresholds (SVG).
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+    /// `quantile`: deciles frozen from the baseline, as NumPy computes them (the default);
+    /// `evidently`: Evidently's equal-width Sturges bins over both samples, for comparing
+    /// numbers with Evidently's `psi` drift method.
+    #[arg(long, value_enum, default_value = "quantile")]
+    pub binning: PsiBinning,
+}
+
+/// How `monitor psi` bins numeric features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PsiBinning {
+    /// Quantile bins frozen from the baseline.
+    Quantile,
+    /// Evidently's binning.
+    Evidently,
 }
 
 #[derive(Debug, Args)]

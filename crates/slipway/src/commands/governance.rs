@@ -8,8 +8,8 @@ use crate::output::{print_json, print_line};
 use anyhow::{Context as _, Result};
 use slipway_core::document::{Block, Document, Section};
 use slipway_core::{ArtifactKind, Digest};
-use slipway_store::lineage::{Lineage, LineageTarget};
 use slipway_store::MetadataStore;
+use slipway_store::lineage::{Lineage, LineageTarget};
 use slipway_store::registry::RegistryStore;
 use std::path::PathBuf;
 

@@ -156,7 +156,16 @@ fn psi(ctx: &Context, args: PsiArgs) -> Result<Outcome> {
         ..Default::default()
     };
     let started = std::time::Instant::now();
-    let drift = slipway_data::distribution::psi_between(&args.baseline, &args.current, &options)?;
+    let drift = match args.binning {
+        crate::cli::PsiBinning::Quantile => {
+            slipway_data::distribution::psi_between(&args.baseline, &args.current, &options)?
+        }
+        crate::cli::PsiBinning::Evidently => slipway_data::distribution::psi_between_evidently(
+            &args.baseline,
+            &args.current,
+            &options,
+        )?,
+    };
     let status = |psi: f64| match thresholds.read(psi) {
         Reading::Stable => "stable",
         Reading::Moderate => "moderate",

@@ -167,3 +167,57 @@ fn psi_between_files_flags_drift_and_answers_no() {
         text(&bad.stderr)
     );
 }
+
+/// The values of column `x` of a sample written by [`sample`].
+fn column_x(p: &Project, name: &str) -> Vec<f64> {
+    std::fs::read_to_string(p.join(name))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn evidently_binning_matches_the_in_memory_evidently_computation_and_draws_a_chart() {
+    let p = Project::empty();
+    sample(&p, "base.csv", 0.0, &["a", "b", "c"]);
+    sample(&p, "shifted.csv", 1.5, &["a", "b", "c", "d"]);
+    let out = p
+        .slipway(&[
+            "--json",
+            "monitor",
+            "psi",
+            "--baseline",
+            "base.csv",
+            "--current",
+            "shifted.csv",
+            "--binning",
+            "evidently",
+            "--svg",
+            "psi.svg",
+        ])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let x = json["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "x")
+        .unwrap()["psi"]
+        .as_f64()
+        .unwrap();
+    let expected = slipway_core::monitor::psi::evidently::evidently_psi(
+        &column_x(&p, "base.csv"),
+        &column_x(&p, "shifted.csv"),
+    )
+    .unwrap()
+    .psi;
+    assert_eq!(x, expected, "streamed from files == in memory, bit for bit");
+    let svg = std::fs::read_to_string(p.join("psi.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("significant 0.25"),
+        "{svg}"
+    );
+}
