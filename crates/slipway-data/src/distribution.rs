@@ -104,8 +104,10 @@ impl Window {
     pub(crate) fn push(&mut self, typed: &Typed) {
         match (self, typed) {
             (Window::Numeric(h), Typed::Float(a)) => {
-                for v in a.iter().flatten() {
-                    h.push(v);
+                if a.null_count() == 0 {
+                    a.values().iter().for_each(|&v| h.push(v));
+                } else {
+                    a.iter().flatten().for_each(|v| h.push(v));
                 }
             }
             (Window::Numeric(h), Typed::Int(a)) => {
@@ -236,9 +238,7 @@ fn feed(state: &mut Fitting, typed: &Typed) {
     match (state, typed) {
         (Fitting::Numeric(Some(fit)), Typed::Float(a)) => {
             if a.null_count() == 0 {
-                for &v in a.values() {
-                    fit.push(v);
-                }
+                fit.push_slice(a.values());
             } else {
                 for v in a.iter().flatten() {
                     fit.push(v);
@@ -336,7 +336,39 @@ pub fn psi_between(
         None => crate::table::column_names(baseline)?,
     };
     let columns = infer_types(baseline, &names)?;
-    let (references, _) = fit_reference(baseline, &columns, options)?;
+    // Columns are independent: each thread reads its own projection of both files (Parquet
+    // decodes only those columns), so decoding and binning both spread over the cores.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(columns.len())
+        .max(1);
+    let per = columns.len().div_ceil(threads);
+    let results: Vec<Result<Vec<FeatureDrift>, DataError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = columns
+            .chunks(per.max(1))
+            .map(|group| scope.spawn(move || psi_of_group(baseline, current, group, options)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a PSI worker thread panicked"))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(columns.len());
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+/// [`psi_between`] for one group of columns, on the calling thread.
+fn psi_of_group(
+    baseline: &Path,
+    current: &Path,
+    columns: &[(String, ColumnType)],
+    options: &PsiOptions,
+) -> Result<Vec<FeatureDrift>, DataError> {
+    let names: Vec<String> = columns.iter().map(|c| c.0.clone()).collect();
+    let (references, _) = fit_reference(baseline, columns, options)?;
     let mut windows: Vec<Window> = references.iter().map(Reference::window).collect();
     let mut reader = TableReader::open(current, &names)?;
     while let Some((_, arrays)) = reader.next_batch()? {

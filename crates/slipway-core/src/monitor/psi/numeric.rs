@@ -73,7 +73,13 @@ impl BinEdges {
     /// The bin of a (non-NaN) value: the number of edges `<= x`, as
     /// `np.searchsorted(edges, x, side="right")`.
     pub fn bin_of(&self, x: f64) -> usize {
-        self.0.partition_point(|&e| e <= x)
+        // For the usual handful of edges, counting every edge ≤ x is branch-free (and
+        // vectorised), which beats a binary search's unpredictable branches; same answer.
+        if self.0.len() <= 32 {
+            self.0.iter().map(|&e| usize::from(e <= x)).sum()
+        } else {
+            self.0.partition_point(|&e| e <= x)
+        }
     }
 }
 

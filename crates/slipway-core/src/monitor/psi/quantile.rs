@@ -213,6 +213,38 @@ impl NumericFit {
         }
     }
 
+    /// Feeds a slice of values: [`NumericFit::push`] for each, with the pass's stage looked at
+    /// once per slice instead of once per value.
+    pub fn push_slice(&mut self, xs: &[f64]) {
+        match &mut self.stage {
+            Stage::Coarse(counts) => {
+                for &x in xs {
+                    if x.is_finite() {
+                        counts[(key(x + 0.0) >> (64 - FIRST_BITS)) as usize] += 1;
+                        self.seen += 1;
+                    } else {
+                        self.dropped += 1;
+                    }
+                }
+            }
+            Stage::Count(histogram) => {
+                for &x in xs {
+                    if x.is_finite() {
+                        self.seen += 1;
+                        histogram.push(x + 0.0);
+                    } else {
+                        self.dropped += 1;
+                    }
+                }
+            }
+            Stage::Select { .. } => {
+                for &x in xs {
+                    self.push(x);
+                }
+            }
+        }
+    }
+
     /// Ends the pass just fed.
     pub fn finish_pass(mut self) -> Result<FitStep, FitError> {
         let seen = std::mem::take(&mut self.seen);

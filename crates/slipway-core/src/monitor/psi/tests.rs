@@ -196,12 +196,23 @@ fn numpy_sum_matches_numpys_order() {
 
 /// Fits with the multi-pass exact algorithm.
 fn fit_streaming(values: &[f64], bins: usize, collect_limit: u64) -> (NumericBaseline, u32) {
+    fit_streaming_by(values, bins, collect_limit, None)
+}
+
+/// Feeds value by value, or in slices of `chunk` through `push_slice`.
+fn fit_streaming_by(
+    values: &[f64],
+    bins: usize,
+    collect_limit: u64,
+    chunk: Option<usize>,
+) -> (NumericBaseline, u32) {
     let mut fit = NumericFit::new(bins)
         .unwrap()
         .with_collect_limit(collect_limit);
     loop {
-        for &x in values {
-            fit.push(x);
+        match chunk {
+            Some(n) => values.chunks(n).for_each(|c| fit.push_slice(c)),
+            None => values.iter().for_each(|&x| fit.push(x)),
         }
         let pass = fit.pass();
         match fit.finish_pass().unwrap() {
@@ -223,6 +234,11 @@ fn streaming_fit_equals_in_memory_fit() {
         let (streamed, passes) = fit_streaming(&values, 10, limit);
         assert_eq!(streamed, exact, "collect limit {limit}");
         assert!(passes <= 6, "{passes} passes");
+        assert_eq!(
+            fit_streaming_by(&values, 10, limit, Some(333)),
+            (streamed, passes),
+            "slices and single values fit the same"
+        );
     }
     // A collect limit of 1 forces splitting down to single keys: the most passes.
     assert_eq!(fit_streaming(&values, 10, 1).1, 6);
