@@ -59,6 +59,24 @@ pub enum Window {
 }
 
 impl Reference {
+    /// The reference a stored profile's feature describes.
+    pub fn from_profile(feature: &slipway_core::monitor::psi::FeatureBaseline) -> Reference {
+        use slipway_core::monitor::psi::FeatureBaseline;
+        match feature {
+            FeatureBaseline::Numeric(b) => Reference::Numeric(b.clone()),
+            FeatureBaseline::Categorical(b) => Reference::Categorical(b.clone()),
+        }
+    }
+
+    /// This reference as a profile's feature.
+    pub fn to_profile(&self) -> slipway_core::monitor::psi::FeatureBaseline {
+        use slipway_core::monitor::psi::FeatureBaseline;
+        match self {
+            Reference::Numeric(b) => FeatureBaseline::Numeric(b.clone()),
+            Reference::Categorical(b) => FeatureBaseline::Categorical(b.clone()),
+        }
+    }
+
     /// An empty window over these bins.
     pub fn window(&self) -> Window {
         match self {

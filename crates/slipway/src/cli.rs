@@ -673,6 +673,10 @@ pub enum MonitorCommand {
     /// Population Stability Index per feature, current file against a baseline file (CSV or
     /// Parquet, streamed); exit 1 when any feature reaches the significant threshold.
     Psi(PsiArgs),
+    /// Profile a baseline (e.g. the training data): every feature's frozen bins and shares —
+    /// and, with --model, the version's predictions on it — stored as an artifact and recorded
+    /// on the version; drift monitors without a `baseline:` file compare live traffic with it.
+    Profile(ProfileArgs),
     /// Record labels (ground truth) for logged predictions from a CSV `prediction_id,label`.
     Labels(LabelsArgs),
     /// Recent predictions from the gateway's prediction log, with their labels when known.
@@ -711,6 +715,25 @@ pub struct ResolveArgs {
     /// Why (goes into the incident and the audit trail).
     #[arg(long)]
     pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// The baseline table (CSV or Parquet).
+    pub file: PathBuf,
+    /// `NAME@VERSION`: profile the inputs this version takes and its predictions on the file,
+    /// and record the profile on the version.
+    #[arg(long, value_name = "NAME@VERSION")]
+    pub model: Option<String>,
+    /// Only these columns (default: the version's inputs, or every column).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// Bins for numeric features.
+    #[arg(long, default_value_t = 10)]
+    pub bins: usize,
+    /// Also write the profile (JSON) here.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

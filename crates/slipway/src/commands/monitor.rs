@@ -4,7 +4,7 @@ use super::Context;
 use crate::Outcome;
 use crate::cli::{
     IncidentsArgs, LabelsArgs, LatencyArgs, MonitorCommand, MonitorRunArgs, PredictionsArgs,
-    PsiArgs, ResolveArgs, SloArgs,
+    ProfileArgs, PsiArgs, ResolveArgs, SloArgs,
 };
 use crate::output::{print_json, print_line};
 use anyhow::{Context as _, Result, bail};
@@ -17,6 +17,7 @@ pub fn run(ctx: &Context, cmd: MonitorCommand) -> Result<Outcome> {
         MonitorCommand::Slo(args) => slo(ctx, args),
         MonitorCommand::Psi(args) => psi(ctx, args),
         MonitorCommand::Labels(args) => labels(ctx, args),
+        MonitorCommand::Profile(args) => profile(ctx, args),
         MonitorCommand::Predictions(args) => predictions(ctx, args),
         MonitorCommand::Latency(args) => latency(ctx, args),
         MonitorCommand::Run(args) => run_monitors(ctx, args),
@@ -477,6 +478,134 @@ fn resolve(ctx: &Context, args: ResolveArgs) -> Result<Outcome> {
         print_json(&incident_json(&i))?;
     } else {
         print_line(format_args!("Resolved incident #{}: {}", i.id, args.reason))?;
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The version tag that records a version's baseline profile (its digest).
+pub const PROFILE_TAG: &str = "slipway.profile";
+
+/// Loads the model file of a registered version (restored, verified, into a temporary dir).
+pub(crate) fn load_version_model(
+    ws: &slipway_store::Workspace,
+    model: &str,
+    version: u64,
+) -> Result<Box<dyn slipway_serve::Model>> {
+    let record = ws.meta().version(model, version)?;
+    let tmp = ws
+        .dir()
+        .join("tmp")
+        .join(format!("model-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    let restored = tmp.join("artifact");
+    ws.restore(&record.version.artifact, &restored)?;
+    let loaded = slipway_serve::model_file(&restored)
+        .ok_or_else(|| {
+            anyhow::anyhow!("{model}@{version}'s artifact holds no model file (.json or .onnx)")
+        })
+        .and_then(|file| Ok(slipway_serve::load(&file)?));
+    let _ = std::fs::remove_dir_all(&tmp);
+    loaded
+}
+
+fn profile(ctx: &Context, args: ProfileArgs) -> Result<Outcome> {
+    use slipway_core::monitor::psi::{
+        BaselineProfile, FeatureBaseline, FeatureProfile, NumericBaseline,
+    };
+    let ws = ctx.workspace()?;
+    let target = args
+        .model
+        .as_deref()
+        .map(super::models::model_version)
+        .transpose()?;
+    let model = target
+        .as_ref()
+        .map(|(name, version)| load_version_model(&ws, name, *version))
+        .transpose()?;
+    let inputs: Option<Vec<String>> = model.as_ref().map(|m| {
+        m.signature()
+            .inputs
+            .iter()
+            .map(|f| f.name.clone())
+            .collect()
+    });
+    let columns = match (&args.columns, &inputs) {
+        (Some(c), _) => c.clone(),
+        (None, Some(i)) => i.clone(),
+        (None, None) => slipway_data::table::column_names(&args.file)?,
+    };
+    let options = slipway_data::distribution::PsiOptions {
+        bins: args.bins,
+        columns: Some(columns.clone()),
+        ..Default::default()
+    };
+    let references = slipway_data::distribution::fit_baseline(&args.file, &columns, &options)
+        .with_context(|| format!("cannot profile {}", args.file.display()))?;
+    let mut features: Vec<FeatureProfile> = references
+        .iter()
+        .map(|(name, r)| FeatureProfile {
+            name: name.clone(),
+            baseline: r.to_profile(),
+        })
+        .collect();
+    if let (Some(model), Some(inputs)) = (&model, &inputs) {
+        let frame = slipway_data::load_frame(&args.file, inputs, &[])
+            .with_context(|| format!("{} lacks the model's inputs", args.file.display()))?;
+        let x = frame.row_major(inputs);
+        let predictions = model.predict_matrix(&x)?;
+        features.push(FeatureProfile {
+            name: "prediction".into(),
+            baseline: FeatureBaseline::Numeric(NumericBaseline::fit(&predictions, args.bins)?),
+        });
+    }
+    let profile = BaselineProfile::new(features)?;
+    let text = slipway_core::pipeline::canonical_json(&serde_json::to_value(&profile)?);
+    let path = match &args.output {
+        Some(p) => p.clone(),
+        None => ws
+            .dir()
+            .join("tmp")
+            .join(format!("profile-{}.json", std::process::id())),
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    let now = slipway_store::now_ms();
+    let stored = ws.store_path(&path, Some(slipway_core::ArtifactKind::Report), now)?;
+    if args.output.is_none() {
+        let _ = std::fs::remove_file(&path);
+    }
+    let digest = stored.artifact.digest;
+    if let Some((name, version)) = &target {
+        let me = super::access::actor(ctx, &ws)?;
+        ws.meta().set_version_tag(
+            name,
+            *version,
+            PROFILE_TAG,
+            Some(&digest.to_hex()),
+            &me,
+            now,
+        )?;
+    }
+    if ctx.json {
+        print_json(&serde_json::json!({
+            "profile": digest.to_hex(),
+            "features": profile.features.iter().map(|f| &f.name).collect::<Vec<_>>(),
+            "model": args.model,
+        }))?;
+    } else {
+        print_line(format_args!("{digest}"))?;
+        ctx.messages.say(format_args!(
+            "Profiled {} feature(s) of {}{}",
+            profile.features.len(),
+            args.file.display(),
+            match &args.model {
+                Some(m) => format!(" (and {m}'s predictions); recorded on {m}"),
+                None => String::new(),
+            }
+        ));
     }
     Ok(Outcome::Ok)
 }

@@ -129,8 +129,7 @@ monitors:
     slot: default
     every: 1m
     cooldown: 1h
-    psi:
-      baseline: data/train.csv
+    psi:                       # baseline: the live version's stored profile
       window: 1h
       min_rows: 500
     retrain:
@@ -140,6 +139,7 @@ monitors:
       metric: auc
       delta: 0.005
       guardrails: ['p99_latency_ms<=200', 'fairness_gap<=0.2']
+      profile: data/train.csv
 "
     )
 }
@@ -245,6 +245,12 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<Outcome> {
         again["commands_run"]
     ));
 
+    // The champion's evaluation, kept for comparisons (e.g. a `slipway/gate` stage).
+    fs::copy(
+        root.join("reports/evaluation.json"),
+        root.join(".slipway/demo-v1-evaluation.json"),
+    )?;
+
     // 3. People: an admin, a deployer who builds models, a validator who signs them off.
     d.ok(&["--as", "admin", "users", "add", "admin", "--role", "admin"])?;
     d.ok(&["--as", "admin", "users", "add", "ana", "--role", "deployer"])?;
@@ -277,7 +283,22 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<Outcome> {
         "--limitations",
         "synthetic data; not validated for small-business loans",
     ])?;
-    say("3. Registered credit-risk@1 (medium risk tier) from the pipeline's train run; users admin, ana (deployer), val (validator)".into());
+    let profile = d.json(&[
+        "--as",
+        "ana",
+        "monitor",
+        "profile",
+        "data/train.csv",
+        "--model",
+        "credit-risk@1",
+    ])?;
+    say(format!(
+        "3. Registered credit-risk@1 (medium risk tier) from the pipeline's train run, with a baseline profile of its {} inputs and its predictions on the training data (artifact {}); users admin, ana (deployer), val (validator)",
+        profile["features"]
+            .as_array()
+            .map_or(0, |f| f.len().saturating_sub(1)),
+        &profile["profile"].as_str().unwrap_or("?")[..12]
+    ));
 
     // 4. Gate against the no-skill baseline, approve, promote.
     let (refused, _) = d.run(&["--as", "ana", "models", "promote", "credit-risk@1"])?;

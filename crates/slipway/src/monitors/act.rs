@@ -155,6 +155,14 @@ pub fn propose(ws: &Workspace, spec: &MonitorSpec, r: &RetrainSpec) -> Result<Va
             "models", "stage", &target, "--to", "staging", "--slot", &spec.slot,
         ],
     )?;
+    if let Some(data) = &r.profile {
+        let data = data.to_string_lossy().to_string();
+        must(
+            root,
+            actor,
+            &["monitor", "profile", &data, "--model", &target],
+        )?;
+    }
     let champion_report =
         ws.dir()
             .join("tmp")
@@ -170,6 +178,7 @@ pub fn propose(ws: &Workspace, spec: &MonitorSpec, r: &RetrainSpec) -> Result<Va
         "stage": "Staging",
         "slot": spec.slot,
         "champion": live.number(),
+        "profiled": r.profile.is_some(),
     });
     if !evaluation_of(ws, &live.version.artifact, &report_rel, &champion_report)? {
         outcome["gate"] = json!(format!(

@@ -43,10 +43,125 @@ fn live_traffic(r: &slipway_store::predlog::PredictionRecord, spec: &MonitorSpec
     r.model == spec.model && r.slot == spec.slot && r.route != Route::Shadow
 }
 
+/// Named frozen bins.
+type References = Vec<(String, slipway_data::distribution::Reference)>;
+
+/// The profile feature that describes the model's outputs.
+const PREDICTION: &str = "prediction";
+
+/// Frozen bins fitted from a baseline file: the asked-for columns, else the live inputs the
+/// file has.
+fn fit_file(
+    ws: &Workspace,
+    spec: &MonitorSpec,
+    psi: &PsiSpec,
+    file: &std::path::Path,
+    features: &[String],
+) -> Result<References> {
+    let baseline = ws.root().join(file);
+    let columns: Vec<String> = match &psi.columns {
+        Some(c) => c.clone(),
+        None => {
+            let in_baseline = slipway_data::table::column_names(&baseline)
+                .with_context(|| format!("monitor `{}`: baseline {}", spec.name, file.display()))?;
+            features
+                .iter()
+                .filter(|f| in_baseline.contains(f))
+                .cloned()
+                .collect()
+        }
+    };
+    if columns.is_empty() {
+        bail!(
+            "monitor `{}`: the baseline {} has none of the model's inputs ({})",
+            spec.name,
+            file.display(),
+            features.join(", ")
+        );
+    }
+    let options = slipway_data::distribution::PsiOptions {
+        bins: psi.bins,
+        columns: Some(columns.clone()),
+        threshold: psi.significant,
+        ..Default::default()
+    };
+    slipway_data::distribution::fit_baseline(&baseline, &columns, &options)
+        .with_context(|| format!("monitor `{}`: baseline {}", spec.name, file.display()))
+}
+
+/// The live version's stored baseline profile (its inputs and, when profiled with the model,
+/// its predictions).
+fn stored_profile(
+    ws: &Workspace,
+    spec: &MonitorSpec,
+    psi: &PsiSpec,
+) -> Result<(References, String, Option<u64>)> {
+    use crate::commands::monitor::PROFILE_TAG;
+    let live = ws
+        .meta()
+        .live(&spec.model, &spec.slot, None)?
+        .with_context(|| {
+            format!(
+                "monitor `{}`: nothing is live in {}/{}",
+                spec.name, spec.model, spec.slot
+            )
+        })?;
+    let Some((_, digest)) = live.tags.iter().find(|(k, _)| k == PROFILE_TAG) else {
+        bail!(
+            "monitor `{}`: {}@{} has no baseline profile; record one with `slipway monitor profile TRAINING_DATA --model {}@{}`, or give `psi.baseline: FILE`",
+            spec.name,
+            spec.model,
+            live.number(),
+            spec.model,
+            live.number()
+        );
+    };
+    let digest: slipway_core::Digest = digest.parse()?;
+    let tmp = ws
+        .dir()
+        .join("tmp")
+        .join(format!("profile-read-{}.json", std::process::id()));
+    if let Some(parent) = tmp.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    ws.restore(&digest, &tmp)?;
+    let text = std::fs::read_to_string(&tmp);
+    let _ = std::fs::remove_file(&tmp);
+    let profile: slipway_core::monitor::psi::BaselineProfile = serde_json::from_str(&text?)
+        .with_context(|| {
+            format!(
+                "profile {} of {}@{}",
+                digest.short(12),
+                spec.model,
+                live.number()
+            )
+        })?;
+    let references = profile
+        .features
+        .iter()
+        .filter(|f| psi.columns.as_ref().is_none_or(|c| c.contains(&f.name)))
+        .map(|f| {
+            (
+                f.name.clone(),
+                slipway_data::distribution::Reference::from_profile(&f.baseline),
+            )
+        })
+        .collect();
+    Ok((
+        references,
+        format!(
+            "profile {} of {}@{}",
+            digest.short(12),
+            spec.model,
+            live.number()
+        ),
+        Some(live.number()),
+    ))
+}
+
 fn check_psi(ws: &Workspace, spec: &MonitorSpec, psi: &PsiSpec, now_ms: i64) -> Result<Verdict> {
     let window = duration(&spec.name, "psi.window", &psi.window)?;
     let from = now_ms - window.as_millis() as i64;
-    let baseline = ws.root().join(&psi.baseline);
     // Which features: the ones asked for, else the live inputs the baseline also has.
     let mut features: Option<std::sync::Arc<Vec<String>>> = None;
     log(ws).scan(Some(from), None, |r| {
@@ -65,61 +180,42 @@ fn check_psi(ws: &Workspace, spec: &MonitorSpec, psi: &PsiSpec, now_ms: i64) -> 
             ),
         });
     };
-    let columns: Vec<String> = match &psi.columns {
-        Some(c) => c.clone(),
-        None => {
-            let in_baseline = slipway_data::table::column_names(&baseline).with_context(|| {
-                format!(
-                    "monitor `{}`: baseline {}",
-                    spec.name,
-                    psi.baseline.display()
-                )
-            })?;
-            features
-                .iter()
-                .filter(|f| in_baseline.contains(f))
-                .cloned()
-                .collect()
-        }
+    // The outputs compared with a profile are only those of the version it profiles.
+    let (references, baseline_name, profiled_version) = match &psi.baseline {
+        Some(file) => (
+            fit_file(ws, spec, psi, file, &features)?,
+            file.display().to_string(),
+            None,
+        ),
+        None => stored_profile(ws, spec, psi)?,
     };
-    if columns.is_empty() {
-        bail!(
-            "monitor `{}`: the baseline {} has none of the model's inputs ({})",
-            spec.name,
-            psi.baseline.display(),
-            features.join(", ")
-        );
-    }
-    let options = slipway_data::distribution::PsiOptions {
-        bins: psi.bins,
-        columns: Some(columns.clone()),
-        threshold: psi.significant,
-        ..Default::default()
-    };
-    let references = slipway_data::distribution::fit_baseline(&baseline, &columns, &options)
-        .with_context(|| {
-            format!(
-                "monitor `{}`: baseline {}",
-                spec.name,
-                psi.baseline.display()
-            )
-        })?;
     let mut windows: Vec<_> = references.iter().map(|(_, r)| r.window()).collect();
     let mut rows = 0u64;
-    let mut missing: Vec<String> = Vec::new();
+    let mut counted = vec![0u64; references.len()];
     log(ws).scan(Some(from), None, |r| {
         if live_traffic(&r, spec) {
             rows += 1;
-            for ((name, _), window) in references.iter().zip(windows.iter_mut()) {
-                match r.input(name) {
-                    Some(v) => window.push_number(v),
-                    None if !missing.contains(name) => missing.push(name.clone()),
-                    None => {}
+            for (i, ((name, _), window)) in references.iter().zip(windows.iter_mut()).enumerate() {
+                let value = r.input(name).or_else(|| {
+                    (name == PREDICTION && profiled_version.is_none_or(|v| v == r.version))
+                        .then_some(r.output)
+                });
+                if let Some(v) = value {
+                    window.push_number(v);
+                    counted[i] += 1;
                 }
             }
         }
         true
     })?;
+    // A feature with too few values (e.g. the outputs of a version just promoted) gets no
+    // verdict yet, like the whole monitor below `min_rows`.
+    let missing: Vec<String> = references
+        .iter()
+        .zip(&counted)
+        .filter(|(_, n)| **n < psi.min_rows.max(1))
+        .map(|((name, _), _)| name.clone())
+        .collect();
     if rows < psi.min_rows {
         return Ok(Verdict::NotEnoughData {
             summary: format!(
@@ -148,10 +244,10 @@ fn check_psi(ws: &Workspace, spec: &MonitorSpec, psi: &PsiSpec, now_ms: i64) -> 
         "kind": "psi",
         "rows": rows,
         "window": psi.window,
-        "baseline": psi.baseline.display().to_string(),
+        "baseline": baseline_name,
         "thresholds": {"moderate": psi.moderate, "significant": psi.significant},
         "features": scored.iter().map(|(n, v, s)| json!({"name": n, "psi": v, "status": s})).collect::<Vec<_>>(),
-        "missing_in_log": missing,
+        "no_data": missing,
     });
     let worst = scored
         .iter()

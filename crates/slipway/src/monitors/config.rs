@@ -9,7 +9,7 @@
 //!     every: 5m                    # how often `slipway server` runs it (default 5m)
 //!     cooldown: 1h                 # after a resolution, no new incident for this long
 //!     psi:                         # PSI of live inputs (the prediction log) vs a baseline
-//!       baseline: data/train.csv
+//!       baseline: data/train.csv   # default: the live version's stored profile
 //!       columns: [income, debt_ratio]     # default: the live version's inputs
 //!       window: 1h                 # predictions of the last hour (default 24h)
 //!       min_rows: 200              # fewer predictions: not enough evidence, no verdict
@@ -20,6 +20,7 @@
 //!       metric: auc
 //!       delta: 0.005
 //!       guardrails: ["fairness_gap<=0.2"]
+//!       profile: data/train.csv    # record the challenger's baseline profile from this
 //!   - name: live-accuracy
 //!     model: credit-risk
 //!     slo: {floor: 0.88, window: 5, breaches: 3}   # daily accuracy from labelled predictions
@@ -72,8 +73,9 @@ pub struct MonitorSpec {
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PsiSpec {
-    /// The baseline (CSV or Parquet; e.g. the training data).
-    pub baseline: PathBuf,
+    /// The baseline (CSV or Parquet; e.g. the training data). Without one, the live version's
+    /// stored profile (`slipway monitor profile FILE --model NAME@VERSION`) is the baseline.
+    pub baseline: Option<PathBuf>,
     /// Features to check (default: the live version's inputs found in the baseline).
     pub columns: Option<Vec<String>>,
     /// The window of predictions.
@@ -132,6 +134,8 @@ pub struct RetrainSpec {
     /// Guardrails (`name<=bound`, values from the challenger's report).
     #[serde(default)]
     pub guardrails: Vec<String>,
+    /// The training data: the challenger's baseline profile is recorded from it.
+    pub profile: Option<PathBuf>,
 }
 
 fn default_slot() -> String {
