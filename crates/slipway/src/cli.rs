@@ -329,6 +329,11 @@ pub struct GateArgs {
     /// (e.g. `p99_latency_ms=180<=200`); repeatable.
     #[arg(long = "guardrail", value_name = "NAME=VALUE<=BOUND")]
     pub guardrails: Vec<String>,
+    /// Take `p99_latency_ms` (a guardrail written `p99_latency_ms<=BOUND`) from the gateway's
+    /// prediction log: the challenger version's served latency (e.g. as a shadow or canary)
+    /// instead of the evaluation report's.
+    #[arg(long, requires = "challenger_version")]
+    pub latency_from_log: bool,
 }
 
 /// Which direction of a metric is better.

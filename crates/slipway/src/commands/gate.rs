@@ -62,6 +62,25 @@ fn guardrail(
         .with_context(|| format!("--guardrail '{text}'"))
 }
 
+/// The least served predictions a latency guardrail is read from.
+const MIN_SERVED: usize = 100;
+
+/// The challenger version's p99 latency (ms) as the gateway served it.
+fn served_p99(ctx: &Context, args: &GateArgs) -> Result<f64> {
+    let (Some(model), Some(version)) = (&args.model, args.challenger_version) else {
+        bail!("--latency-from-log needs --model and --challenger-version");
+    };
+    let ws = ctx.workspace()?;
+    let served = super::monitor::served_latency(&ws, model, Some(version), None)?;
+    match served.get(&version) {
+        Some(l) if l.count >= MIN_SERVED => Ok(l.p99_ms),
+        other => bail!(
+            "--latency-from-log: the prediction log has {} prediction(s) of {model}@{version} (at least {MIN_SERVED} needed); serve it first, e.g. `slipway models traffic {model} --shadow {version}`",
+            other.map_or(0, |l| l.count)
+        ),
+    }
+}
+
 pub fn run(ctx: &Context, args: GateArgs) -> Result<Outcome> {
     let champion_report = args
         .champion_report
@@ -86,10 +105,22 @@ pub fn run(ctx: &Context, args: GateArgs) -> Result<Outcome> {
         (None, Some(v)) => v,
         (None, None) => bail!("give --challenger VALUE or --challenger-report FILE"),
     };
+    let served = if args.latency_from_log {
+        Some(served_p99(ctx, &args)?)
+    } else {
+        None
+    };
     let guardrails = args
         .guardrails
         .iter()
-        .map(|g| guardrail(g, challenger_report.as_ref().map(|(r, p)| (r, *p))))
+        .map(|g| match (served, g.split_once("<=")) {
+            (Some(p99), Some((name, bound))) if name.trim() == "p99_latency_ms" => {
+                format!("p99_latency_ms={p99}<={}", bound.trim())
+                    .parse::<Guardrail>()
+                    .with_context(|| format!("--guardrail '{g}'"))
+            }
+            _ => guardrail(g, challenger_report.as_ref().map(|(r, p)| (r, *p))),
+        })
         .collect::<Result<Vec<_>>>()?;
     let input = GateInput {
         metric: args.metric.clone(),

@@ -345,6 +345,47 @@ fn predictions(ctx: &Context, args: PredictionsArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// Served latency of a version, from the prediction log.
+pub(crate) struct ServedLatency {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// p50/p99 of every version of `model` (or one) in the prediction log since `since`.
+pub(crate) fn served_latency(
+    ws: &slipway_store::Workspace,
+    model: &str,
+    version: Option<u64>,
+    since: Option<i64>,
+) -> Result<std::collections::BTreeMap<u64, ServedLatency>> {
+    let mut by_version: std::collections::BTreeMap<u64, Vec<u32>> = Default::default();
+    prediction_log(ws).scan(since, None, |r| {
+        if r.model == model && version.is_none_or(|v| v == r.version) {
+            by_version.entry(r.version).or_default().push(r.latency_us);
+        }
+        true
+    })?;
+    Ok(by_version
+        .into_iter()
+        .map(|(v, mut us)| {
+            us.sort_unstable();
+            let q = |p: f64| {
+                let rank = ((p * us.len() as f64).ceil() as usize).clamp(1, us.len());
+                f64::from(us[rank - 1]) / 1000.0
+            };
+            (
+                v,
+                ServedLatency {
+                    count: us.len(),
+                    p50_ms: q(0.5),
+                    p99_ms: q(0.99),
+                },
+            )
+        })
+        .collect())
+}
+
 fn latency(ctx: &Context, args: LatencyArgs) -> Result<Outcome> {
     let ws = ctx.workspace()?;
     let (model, version) =
@@ -359,23 +400,9 @@ fn latency(ctx: &Context, args: LatencyArgs) -> Result<Outcome> {
         };
     ws.meta().model(&model)?;
     let since = since_ms(args.since.as_deref())?;
-    let mut by_version: std::collections::BTreeMap<u64, Vec<u32>> = Default::default();
-    prediction_log(&ws).scan(since, None, |r| {
-        if r.model == model && version.is_none_or(|v| v == r.version) {
-            by_version.entry(r.version).or_default().push(r.latency_us);
-        }
-        true
-    })?;
-    let rows: Vec<serde_json::Value> = by_version
+    let rows: Vec<serde_json::Value> = served_latency(&ws, &model, version, since)?
         .into_iter()
-        .map(|(v, mut us)| {
-            us.sort_unstable();
-            let q = |p: f64| {
-                let rank = ((p * us.len() as f64).ceil() as usize).clamp(1, us.len());
-                f64::from(us[rank - 1]) / 1000.0
-            };
-            serde_json::json!({"version": v, "count": us.len(), "p50_ms": q(0.5), "p99_ms": q(0.99)})
-        })
+        .map(|(v, l)| serde_json::json!({"version": v, "count": l.count, "p50_ms": l.p50_ms, "p99_ms": l.p99_ms}))
         .collect();
     if ctx.json {
         print_json(&serde_json::json!({ "model": model, "versions": rows }))?;

@@ -454,6 +454,41 @@ fn canary_share_is_within_bounds_and_sticky_by_key() {
         audit.contains("traffic.set"),
         "the traffic change is in the audit chain"
     );
+    // The canary's served latency is the gate's latency guardrail.
+    stop_cleanly(server);
+    let gate = |bound: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args([
+                "--json",
+                "gate",
+                "--model",
+                "credit",
+                "--challenger-version",
+                "2",
+                "--metric",
+                "auc",
+                "--champion",
+                "0.80",
+                "--challenger",
+                "0.85",
+                "--latency-from-log",
+                "--guardrail",
+                &format!("p99_latency_ms<={bound}"),
+            ])
+            .current_dir(project.path())
+            .output()
+            .unwrap();
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or_else(|_| {
+            panic!(
+                "gate printed no JSON: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    };
+    assert_eq!(gate("200")["decision"], "promote");
+    let kept = gate("0.000001");
+    assert_eq!(kept["decision"], "keep");
+    assert_eq!(kept["breaches"], json!(["p99_latency_ms"]));
 }
 
 #[test]
