@@ -356,3 +356,193 @@ pub fn model_card<S: MetadataStore + RegistryStore>(
         sections,
     })
 }
+
+/// The validation report of one gate decision: what was compared (subject, holdout, champion
+/// and challenger values, margin), every guardrail with its value and bound, every reason, the
+/// verdict — and what the decision was then used for: the approvals bound to it and the
+/// transitions that cited it. Generated from the recorded decision; nothing typed by hand.
+pub fn validation_report<S: MetadataStore + RegistryStore>(
+    store: &S,
+    digest: &slipway_core::Digest,
+    now_ms: i64,
+) -> RegResult<Document> {
+    let record = store.gate_decision(digest)?.ok_or_else(|| {
+        crate::registry::RegistryError::Meta(crate::meta::MetaError::NotFound {
+            what: "gate decision",
+            id: digest.to_hex(),
+        })
+    })?;
+    let input = &record.input;
+    let subject = &record.subject;
+    let model = subject.model.clone();
+    let name = |v: Option<u64>| match (&model, v) {
+        (Some(m), Some(v)) => format!("{m}@{v}"),
+        (None, Some(v)) => format!("version {v}"),
+        _ => "not registered".into(),
+    };
+    let mut sections = vec![Section {
+        title: "Decision".into(),
+        blocks: vec![
+            Block::Facts(vec![
+                (
+                    "Verdict".into(),
+                    record.decision.verdict.as_str().to_uppercase(),
+                ),
+                ("Decision record".into(), digest.to_hex()),
+                ("Challenger".into(), name(subject.challenger_version)),
+                ("Champion".into(), name(subject.champion_version)),
+                (
+                    "Frozen holdout".into(),
+                    subject
+                        .holdout
+                        .map(|d| d.to_hex())
+                        .unwrap_or_else(|| "digest not recorded (values given ad hoc)".into()),
+                ),
+            ]),
+            Block::List(record.decision.reasons.clone()),
+        ],
+    }];
+    sections.push(Section {
+        title: "Primary metric".into(),
+        blocks: vec![
+            Block::Table(
+                [
+                    "metric",
+                    "better",
+                    "champion",
+                    "challenger",
+                    "margin",
+                    "must exceed",
+                    "ok",
+                ]
+                .map(String::from)
+                .to_vec(),
+                vec![vec![
+                    input.metric.clone(),
+                    format!("{:?}", input.direction).to_lowercase(),
+                    input.champion.to_string(),
+                    input.challenger.to_string(),
+                    format!("{:+.6}", record.decision.margin),
+                    input.delta.to_string(),
+                    if record.decision.metric_ok {
+                        "yes".into()
+                    } else {
+                        "NO".into()
+                    },
+                ]],
+            ),
+            Block::Svg(slipway_core::chart::bars(
+                &format!("{} on the frozen holdout", input.metric),
+                &[
+                    (
+                        format!("champion {}", name(subject.champion_version)),
+                        input.champion,
+                    ),
+                    (
+                        format!("challenger {}", name(subject.challenger_version)),
+                        input.challenger,
+                    ),
+                ],
+                &[],
+            )),
+        ],
+    });
+    sections.push(Section {
+        title: "Guardrails".into(),
+        blocks: vec![if input.guardrails.is_empty() {
+            Block::Paragraph("No guardrails were set.".into())
+        } else {
+            Block::Table(
+                ["guardrail", "value", "bound", "holds"]
+                    .map(String::from)
+                    .to_vec(),
+                input
+                    .guardrails
+                    .iter()
+                    .map(|g| {
+                        vec![
+                            g.name.clone(),
+                            g.value.to_string(),
+                            format!("{} {}", g.comparison.as_str(), g.bound),
+                            if g.holds() {
+                                "yes".into()
+                            } else {
+                                "BREACHED".into()
+                            },
+                        ]
+                    })
+                    .collect(),
+            )
+        }],
+    });
+    let mut used = Vec::new();
+    if let (Some(m), Some(v)) = (&model, subject.challenger_version) {
+        let approvals: Vec<Vec<String>> = store
+            .approvals(m, v)?
+            .into_iter()
+            .filter(|a| a.approval.binding.gate_decision == Some(*digest))
+            .map(|a| {
+                vec![
+                    a.approval.approver.clone(),
+                    a.approval.role.to_string(),
+                    utc(a.approval.time_ms),
+                    if a.valid {
+                        "yes".into()
+                    } else {
+                        "no (content or policy changed)".into()
+                    },
+                    a.comment.unwrap_or_default(),
+                ]
+            })
+            .collect();
+        used.push(if approvals.is_empty() {
+            Block::Paragraph("No approval is bound to this decision.".into())
+        } else {
+            Block::Table(
+                ["approver", "role", "when", "counts", "comment"]
+                    .map(String::from)
+                    .to_vec(),
+                approvals,
+            )
+        });
+        let transitions: Vec<Vec<String>> = store
+            .history(m, None)?
+            .into_iter()
+            .filter(|r| r.record.gate_decision == Some(*digest))
+            .map(|r| {
+                vec![
+                    utc(r.record.time_ms),
+                    r.record.action.clone(),
+                    r.record.slot.clone(),
+                    format!("{} ({})", r.record.actor, r.record.role),
+                    r.record.approvers.join(", "),
+                ]
+            })
+            .collect();
+        used.push(if transitions.is_empty() {
+            Block::Paragraph("No transition has cited this decision (yet).".into())
+        } else {
+            Block::Table(
+                ["when", "action", "slot", "by", "approvers"]
+                    .map(String::from)
+                    .to_vec(),
+                transitions,
+            )
+        });
+    }
+    if !used.is_empty() {
+        sections.push(Section {
+            title: "What it was used for".into(),
+            blocks: used,
+        });
+    }
+    Ok(Document {
+        title: format!("Validation report: {}", name(subject.challenger_version)),
+        subtitle: format!(
+            "Gate decision {} — generated by slipway at {} from the recorded decision; nothing in it was typed by hand.",
+            digest.short(16),
+            utc(now_ms)
+        ),
+        sections,
+    })
+}

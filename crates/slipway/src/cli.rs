@@ -60,6 +60,9 @@ pub enum Command {
     Lineage(LineageArgs),
     /// The model card of a version (Markdown or HTML), generated from recorded evidence.
     Card(CardArgs),
+    /// The validation report of a gate decision (Markdown or HTML): inputs, guardrails,
+    /// reasons, verdict, and the approvals and transitions that relied on it.
+    Validation(ValidationArgs),
     /// Export a version's evidence (card, gate decision, approvals, history, lineage, audit
     /// entries) into a directory with a manifest of digests.
     Evidence(EvidenceArgs),
@@ -565,6 +568,18 @@ pub struct LineageArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: DagFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidationArgs {
+    /// `NAME@VERSION` (its latest gate decision as challenger) or a gate decision's digest.
+    pub target: String,
+    /// markdown or html.
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: CardFormat,
+    /// Write to this file instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,7 @@
 use super::Context;
 use super::models::model_version;
 use crate::Outcome;
-use crate::cli::{CardArgs, CardFormat, EvidenceArgs};
+use crate::cli::{CardArgs, CardFormat, EvidenceArgs, ValidationArgs};
 use crate::output::{print_json, print_line};
 use anyhow::{Context as _, Result};
 use slipway_core::document::{Block, Document, Section};
@@ -140,6 +140,43 @@ pub fn card(ctx: &Context, args: CardArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// The gate decision a target names: `NAME@VERSION` (its latest as challenger) or a digest.
+fn decision_digest(ws: &slipway_store::Workspace, target: &str) -> Result<Digest> {
+    if target.contains('@') {
+        let (name, version) = model_version(target)?;
+        return ws
+            .meta()
+            .latest_gate_decision(&name, version)?
+            .map(|(d, _)| d)
+            .ok_or_else(|| anyhow::anyhow!("{target} has no recorded gate decision; record one with `slipway gate --model {name} --challenger-version {version} …`"));
+    }
+    target.parse::<Digest>().map_err(|_| {
+        anyhow::anyhow!(
+            "`{target}` is neither NAME@VERSION nor a gate decision digest (64 hex digits)"
+        )
+    })
+}
+
+pub fn validation(ctx: &Context, args: ValidationArgs) -> Result<Outcome> {
+    let ws = ctx.workspace()?;
+    let digest = decision_digest(&ws, &args.target)?;
+    let doc =
+        slipway_store::governance::validation_report(ws.meta(), &digest, slipway_store::now_ms())?;
+    let text = match args.format {
+        CardFormat::Markdown => doc.to_markdown(),
+        CardFormat::Html => doc.to_html(),
+    };
+    match args.output {
+        Some(path) => {
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            ctx.messages.say(format_args!("Wrote {}", path.display()));
+        }
+        None => print!("{text}"),
+    }
+    Ok(Outcome::Ok)
+}
+
 pub fn evidence(ctx: &Context, args: EvidenceArgs) -> Result<Outcome> {
     let ws = ctx.workspace()?;
     let (name, version) = model_version(&args.target)?;
@@ -171,6 +208,11 @@ pub fn evidence(ctx: &Context, args: EvidenceArgs) -> Result<Outcome> {
         files.push((
             "gate-decision.digest".into(),
             format!("{digest}\n").into_bytes(),
+        ));
+        let report = slipway_store::governance::validation_report(meta, &digest, now)?;
+        files.push((
+            "validation-report.md".into(),
+            report.to_markdown().into_bytes(),
         ));
     }
     let approvals: Vec<_> = meta

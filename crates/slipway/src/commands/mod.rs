@@ -60,6 +60,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Models(cmd) => models::run(&ctx, cmd),
         Command::Lineage(args) => lineage::run(&ctx, args),
         Command::Card(args) => governance::card(&ctx, args),
+        Command::Validation(args) => governance::validation(&ctx, args),
         Command::Evidence(args) => governance::evidence(&ctx, args),
         Command::Audit(cmd) => audit::run(&ctx, cmd),
         Command::Users(cmd) => access::users(&ctx, cmd),
