@@ -847,3 +847,141 @@ fn drift_on_live_traffic_opens_one_incident_deduplicated_then_cooling_down() {
     }
     drop(server);
 }
+
+/// A venv with scikit-learn and skl2onnx from PyPI (created once under the target dir).
+fn sklearn_python() -> std::path::PathBuf {
+    static PYTHON: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let target = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+                .parent()
+                .expect("target dir")
+                .to_path_buf();
+            let venv = target.join("py-venv-sklearn");
+            let python = venv.join("bin/python");
+            let ready = || {
+                std::process::Command::new(&python)
+                    .args(["-c", "import sklearn, skl2onnx, onnx, numpy"])
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            if !ready() {
+                if !python.exists() {
+                    let made = std::process::Command::new("python3")
+                        .args(["-m", "venv"])
+                        .arg(&venv)
+                        .status()
+                        .expect("python3 is installed");
+                    assert!(made.success(), "python3 -m venv failed");
+                }
+                let installed = std::process::Command::new(venv.join("bin/pip"))
+                    .args([
+                        "install",
+                        "--disable-pip-version-check",
+                        "--quiet",
+                        "scikit-learn",
+                        "skl2onnx",
+                        "onnx",
+                        "numpy",
+                    ])
+                    .status()
+                    .expect("pip runs");
+                assert!(
+                    installed.success(),
+                    "pip install scikit-learn skl2onnx failed"
+                );
+                assert!(
+                    ready(),
+                    "scikit-learn/skl2onnx not importable after installing"
+                );
+            }
+            python
+        })
+        .clone()
+}
+
+#[test]
+fn freshly_converted_scikit_learn_models_serve_what_scikit_learn_predicts() {
+    // Train and convert with today's scikit-learn and skl2onnx from PyPI, then serve.
+    let python = sklearn_python();
+    let out = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../slipway-serve/tests/fixtures/make_onnx_fixtures.py");
+    let made = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("onnx_expected.json")).unwrap(),
+    )
+    .unwrap();
+    let project = tempfile::tempdir().unwrap();
+    Workspace::init(project.path()).unwrap();
+    for (name, model) in [
+        ("logreg", "risk"),
+        ("forest", "forest"),
+        ("linreg", "amount"),
+    ] {
+        let dir = project.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        for f in [
+            format!("{name}.onnx"),
+            format!("{name}.onnx.signature.json"),
+        ] {
+            std::fs::copy(out.path().join(&f), dir.join(&f)).unwrap();
+        }
+        slipway(
+            project.path(),
+            &["models", "register", model, "--artifact", name],
+        );
+        slipway(
+            project.path(),
+            &["models", "promote", &format!("{model}@1")],
+        );
+    }
+    let server = Server::start(project.path());
+    let features: Vec<String> = serde_json::from_value(expected["features"].clone()).unwrap();
+    let rows: Vec<Value> = expected["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            Value::Object(
+                features
+                    .iter()
+                    .cloned()
+                    .zip(r.as_array().unwrap().iter().cloned())
+                    .collect(),
+            )
+        })
+        .collect();
+    for (name, model) in [
+        ("logreg", "risk"),
+        ("forest", "forest"),
+        ("linreg", "amount"),
+    ] {
+        let (status, answer, _) = call(
+            &agent(),
+            "POST",
+            &predict_url(&server, model, "default"),
+            Some(&json!({ "rows": rows })),
+        );
+        assert_eq!(status, 200, "{answer}");
+        let got: Vec<f64> = serde_json::from_value(answer["predictions"].clone()).unwrap();
+        let want: Vec<f64> = serde_json::from_value(expected["predictions"][name].clone()).unwrap();
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            let tolerance = 1e-5 * w.abs().max(1.0);
+            assert!(
+                (g - w).abs() <= tolerance,
+                "{name}: {g} vs scikit-learn {w}"
+            );
+        }
+    }
+}
