@@ -236,16 +236,23 @@ pub async fn authenticate(
     let method = request.method().as_str().to_string();
     let token = credential(&request);
     let resolved = match token {
-        Some(token) => {
-            state
-                .registry_read(move |store| match store.authenticate(&token)? {
-                    Some(actor) => Ok(actor),
-                    None => Err(ApiError::Unauthenticated(
-                        "the token is not valid (unknown, revoked, or its user is disabled); create one with `slipway tokens create`".into(),
-                    )),
-                })
-                .await
-        }
+        Some(token) => match state.tokens().get(&token) {
+            Some(actor) => Ok(actor),
+            None => {
+                let cache = state.clone();
+                state
+                    .registry_read(move |store| match store.authenticate(&token)? {
+                        Some(actor) => {
+                            cache.tokens().put(&token, &actor);
+                            Ok(actor)
+                        }
+                        None => Err(ApiError::Unauthenticated(
+                            "the token is not valid (unknown, revoked, or its user is disabled); create one with `slipway tokens create`".into(),
+                        )),
+                    })
+                    .await
+            }
+        },
         None => match state.single_user().await {
             Ok(true) => Ok(Actor::new("local", Role::Admin)),
             Ok(false) => Err(ApiError::Unauthenticated(
@@ -319,5 +326,55 @@ mod tests {
     #[test]
     fn basic_auth_password_is_the_token() {
         assert_eq!(decode_base64("dTpzbHdfeA==").unwrap(), b"u:slw_x");
+    }
+}
+
+/// Recently verified tokens, so a busy client (the gateway's callers) costs no database query
+/// per request. Keyed by the token's digest (secrets are not kept); an entry lives one second,
+/// so a revoked token or a disabled user stops working within a second.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<slipway_core::Digest, (Actor, std::time::Instant)>>,
+}
+
+impl TokenCache {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(1);
+    const MAX: usize = 10_000;
+
+    /// The actor of a token verified less than a second ago.
+    pub fn get(&self, token: &str) -> Option<Actor> {
+        let key = slipway_core::Digest::of(token.as_bytes());
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(&key)
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(actor, _)| actor.clone())
+    }
+
+    /// Remembers a token the store just verified.
+    pub fn put(&self, token: &str, actor: &Actor) {
+        let key = slipway_core::Digest::of(token.as_bytes());
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= Self::MAX {
+            entries.retain(|_, (_, at)| at.elapsed() < Self::TTL);
+        }
+        entries.insert(key, (actor.clone(), std::time::Instant::now()));
+    }
+}
+
+#[cfg(test)]
+mod token_cache_tests {
+    use super::*;
+
+    #[test]
+    fn a_verified_token_is_remembered_for_a_second_only() {
+        let cache = TokenCache::default();
+        let actor = Actor::new("ana", Role::Deployer);
+        assert!(cache.get("slw_a_b").is_none());
+        cache.put("slw_a_b", &actor);
+        assert_eq!(cache.get("slw_a_b").map(|a| a.name), Some("ana".into()));
+        assert!(cache.get("slw_a_c").is_none(), "another token is not");
+        std::thread::sleep(TokenCache::TTL + std::time::Duration::from_millis(50));
+        assert!(cache.get("slw_a_b").is_none(), "revocation takes effect within a second");
     }
 }

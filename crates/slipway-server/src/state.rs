@@ -54,6 +54,8 @@ struct Inner {
     limits: Limits,
     /// The serving gateway, once `serve` has started it.
     gateway: std::sync::OnceLock<Arc<crate::gateway::Gateway>>,
+    /// Tokens verified in the last second.
+    tokens: crate::auth::TokenCache,
 }
 
 impl AppState {
@@ -86,6 +88,7 @@ impl AppState {
                 metrics: HttpMetrics::default(),
                 limits,
                 gateway: std::sync::OnceLock::new(),
+                tokens: crate::auth::TokenCache::default(),
             }),
         };
         Ok((state, handle))
@@ -99,6 +102,11 @@ impl AppState {
     /// Request counters and latency histograms.
     pub fn metrics(&self) -> &HttpMetrics {
         &self.inner.metrics
+    }
+
+    /// Tokens verified in the last second.
+    pub fn tokens(&self) -> &crate::auth::TokenCache {
+        &self.inner.tokens
     }
 
     /// The serving gateway, if this server runs one.
