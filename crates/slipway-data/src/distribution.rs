@@ -342,6 +342,19 @@ fn infer_types(path: &Path, columns: &[String]) -> Result<Vec<(String, ColumnTyp
         .collect())
 }
 
+/// The columns `options` selects (default: every column of the baseline), typed as the
+/// baseline stores them.
+fn selected_columns(
+    baseline: &Path,
+    options: &PsiOptions,
+) -> Result<Vec<(String, ColumnType)>, DataError> {
+    let names = match &options.columns {
+        Some(columns) => columns.clone(),
+        None => crate::table::column_names(baseline)?,
+    };
+    infer_types(baseline, &names)
+}
+
 /// PSI of every column (or the named ones) of `current` against `baseline`, streamed: the
 /// baseline's bins are fitted in a few bounded-memory passes, the current file is read once.
 pub fn psi_between(
@@ -349,11 +362,7 @@ pub fn psi_between(
     current: &Path,
     options: &PsiOptions,
 ) -> Result<Vec<FeatureDrift>, DataError> {
-    let names = match &options.columns {
-        Some(columns) => columns.clone(),
-        None => crate::table::column_names(baseline)?,
-    };
-    let columns = infer_types(baseline, &names)?;
+    let columns = selected_columns(baseline, options)?;
     // Columns are independent: each thread reads its own projection of both files (Parquet
     // decodes only those columns), so decoding and binning both spread over the cores.
     let threads = std::thread::available_parallelism()
@@ -461,11 +470,7 @@ pub fn psi_between_evidently(
 ) -> Result<Vec<FeatureDrift>, DataError> {
     use slipway_core::monitor::psi::evidently::{EvidentlyScan, evidently_psi_categorical};
     use std::collections::BTreeMap;
-    let names = match &options.columns {
-        Some(columns) => columns.clone(),
-        None => crate::table::column_names(baseline)?,
-    };
-    let columns = infer_types(baseline, &names)?;
+    let columns = selected_columns(baseline, options)?;
     let err = |name: &str, e: slipway_core::monitor::psi::evidently::EvidentlyError| {
         DataError::Distribution {
             column: name.to_string(),

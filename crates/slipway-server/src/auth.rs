@@ -334,7 +334,9 @@ mod tests {
 /// so a revoked token or a disabled user stops working within a second.
 #[derive(Default)]
 pub struct TokenCache {
-    entries: std::sync::Mutex<std::collections::HashMap<slipway_core::Digest, (Actor, std::time::Instant)>>,
+    entries: std::sync::Mutex<
+        std::collections::HashMap<slipway_core::Digest, (Actor, std::time::Instant)>,
+    >,
 }
 
 impl TokenCache {
@@ -375,6 +377,9 @@ mod token_cache_tests {
         assert_eq!(cache.get("slw_a_b").map(|a| a.name), Some("ana".into()));
         assert!(cache.get("slw_a_c").is_none(), "another token is not");
         std::thread::sleep(TokenCache::TTL + std::time::Duration::from_millis(50));
-        assert!(cache.get("slw_a_b").is_none(), "revocation takes effect within a second");
+        assert!(
+            cache.get("slw_a_b").is_none(),
+            "revocation takes effect within a second"
+        );
     }
 }

@@ -201,30 +201,7 @@ pub fn model_card<S: MetadataStore + RegistryStore>(
                 ),
             ]));
             if !input.guardrails.is_empty() {
-                evaluation.push(Block::Table(
-                    vec![
-                        "guardrail".into(),
-                        "value".into(),
-                        "bound".into(),
-                        "holds".into(),
-                    ],
-                    input
-                        .guardrails
-                        .iter()
-                        .map(|g| {
-                            vec![
-                                g.name.clone(),
-                                g.value.to_string(),
-                                format!("{} {}", g.comparison.as_str(), g.bound),
-                                if g.holds() {
-                                    "yes".into()
-                                } else {
-                                    "BREACHED".into()
-                                },
-                            ]
-                        })
-                        .collect(),
-                ));
+                evaluation.push(guardrail_table(input));
             }
             evaluation.push(Block::List(record.decision.reasons.clone()));
         }
@@ -357,6 +334,31 @@ pub fn model_card<S: MetadataStore + RegistryStore>(
     })
 }
 
+/// Every guardrail of a gate input with its value, bound and whether it holds.
+fn guardrail_table(input: &slipway_core::gate::GateInput) -> Block {
+    Block::Table(
+        ["guardrail", "value", "bound", "holds"]
+            .map(String::from)
+            .to_vec(),
+        input
+            .guardrails
+            .iter()
+            .map(|g| {
+                vec![
+                    g.name.clone(),
+                    g.value.to_string(),
+                    format!("{} {}", g.comparison.as_str(), g.bound),
+                    if g.holds() {
+                        "yes".into()
+                    } else {
+                        "BREACHED".into()
+                    },
+                ]
+            })
+            .collect(),
+    )
+}
+
 /// The validation report of one gate decision: what was compared (subject, holdout, champion
 /// and challenger values, margin), every guardrail with its value and bound, every reason, the
 /// verdict — and what the decision was then used for: the approvals bound to it and the
@@ -452,27 +454,7 @@ pub fn validation_report<S: MetadataStore + RegistryStore>(
         blocks: vec![if input.guardrails.is_empty() {
             Block::Paragraph("No guardrails were set.".into())
         } else {
-            Block::Table(
-                ["guardrail", "value", "bound", "holds"]
-                    .map(String::from)
-                    .to_vec(),
-                input
-                    .guardrails
-                    .iter()
-                    .map(|g| {
-                        vec![
-                            g.name.clone(),
-                            g.value.to_string(),
-                            format!("{} {}", g.comparison.as_str(), g.bound),
-                            if g.holds() {
-                                "yes".into()
-                            } else {
-                                "BREACHED".into()
-                            },
-                        ]
-                    })
-                    .collect(),
-            )
+            guardrail_table(input)
         }],
     });
     let mut used = Vec::new();

@@ -121,23 +121,33 @@ fn card_document(
     Ok(doc)
 }
 
-pub fn card(ctx: &Context, args: CardArgs) -> Result<Outcome> {
-    let ws = ctx.workspace()?;
-    let (name, version) = model_version(&args.target)?;
-    let doc = card_document(&ws, &name, version, slipway_store::now_ms())?;
-    let text = match args.format {
+/// Prints a generated document, or writes it to `output`.
+fn write_document(
+    ctx: &Context,
+    doc: &Document,
+    format: CardFormat,
+    output: Option<&std::path::Path>,
+) -> Result<Outcome> {
+    let text = match format {
         CardFormat::Markdown => doc.to_markdown(),
         CardFormat::Html => doc.to_html(),
     };
-    match args.output {
+    match output {
         Some(path) => {
-            std::fs::write(&path, text)
+            std::fs::write(path, text)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             ctx.messages.say(format_args!("Wrote {}", path.display()));
         }
         None => print!("{text}"),
     }
     Ok(Outcome::Ok)
+}
+
+pub fn card(ctx: &Context, args: CardArgs) -> Result<Outcome> {
+    let ws = ctx.workspace()?;
+    let (name, version) = model_version(&args.target)?;
+    let doc = card_document(&ws, &name, version, slipway_store::now_ms())?;
+    write_document(ctx, &doc, args.format, args.output.as_deref())
 }
 
 /// The gate decision a target names: `NAME@VERSION` (its latest as challenger) or a digest.
@@ -162,19 +172,7 @@ pub fn validation(ctx: &Context, args: ValidationArgs) -> Result<Outcome> {
     let digest = decision_digest(&ws, &args.target)?;
     let doc =
         slipway_store::governance::validation_report(ws.meta(), &digest, slipway_store::now_ms())?;
-    let text = match args.format {
-        CardFormat::Markdown => doc.to_markdown(),
-        CardFormat::Html => doc.to_html(),
-    };
-    match args.output {
-        Some(path) => {
-            std::fs::write(&path, text)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            ctx.messages.say(format_args!("Wrote {}", path.display()));
-        }
-        None => print!("{text}"),
-    }
-    Ok(Outcome::Ok)
+    write_document(ctx, &doc, args.format, args.output.as_deref())
 }
 
 pub fn evidence(ctx: &Context, args: EvidenceArgs) -> Result<Outcome> {

@@ -181,49 +181,32 @@ fn predicts_lists_models_and_names_the_feature_at_fault() {
     }
 
     // Signature errors are 400s naming the feature.
-    let (status, err, _) = call(
-        &a,
-        "POST",
-        &predict_url(&server, "credit", "default"),
-        Some(&json!({"rows": [{"x1": 1.0}]})),
+    let refused = |url: &str, body: &Value, status: u16, needle: &str| {
+        let (got, err, _) = call(&a, "POST", url, Some(body));
+        assert_eq!(got, status, "{err}");
+        let message = err["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{needle}: {err}");
+    };
+    let default = predict_url(&server, "credit", "default");
+    refused(
+        &default,
+        &json!({"rows": [{"x1": 1.0}]}),
+        400,
+        "missing feature `x2`",
     );
-    assert_eq!(status, 400);
-    assert!(
-        err["message"]
-            .as_str()
-            .unwrap()
-            .contains("missing feature `x2`"),
-        "{err}"
+    refused(
+        &default,
+        &json!({"rows": [{"x1": "high", "x2": 1}]}),
+        400,
+        "`x1`",
     );
-    let (status, err, _) = call(
-        &a,
-        "POST",
-        &predict_url(&server, "credit", "default"),
-        Some(&json!({"rows": [{"x1": "high", "x2": 1}]})),
-    );
-    assert_eq!(status, 400);
-    assert!(err["message"].as_str().unwrap().contains("`x1`"), "{err}");
-    let (status, err, _) = call(
-        &a,
-        "POST",
+    refused(
         &predict_url(&server, "credit", "eu"),
-        Some(&body),
+        &body,
+        404,
+        "live slots: default",
     );
-    assert_eq!(status, 404);
-    assert!(
-        err["message"]
-            .as_str()
-            .unwrap()
-            .contains("live slots: default"),
-        "{err}"
-    );
-    let (status, _, _) = call(
-        &a,
-        "POST",
-        &predict_url(&server, "nope", "default"),
-        Some(&body),
-    );
-    assert_eq!(status, 404);
+    refused(&predict_url(&server, "nope", "default"), &body, 404, "nope");
 
     // The latency histogram of the version is exposed.
     let metrics = a
@@ -243,6 +226,20 @@ fn predicts_lists_models_and_names_the_feature_at_fault() {
             "slipway_prediction_latency_p99_milliseconds{model=\"credit\",version=\"1\"}"
         )
     );
+}
+
+/// The request rows of an `onnx_expected.json` (its inputs, named by its features).
+fn expected_rows(expected: &Value) -> Vec<Value> {
+    let features: Vec<String> = serde_json::from_value(expected["features"].clone()).unwrap();
+    expected["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let values = r.as_array().unwrap().iter().cloned();
+            Value::Object(features.iter().cloned().zip(values).collect())
+        })
+        .collect()
 }
 
 #[test]
@@ -265,21 +262,7 @@ fn onnx_models_from_skl2onnx_serve_what_scikit_learn_predicted() {
     );
     slipway(project.path(), &["models", "promote", "risk@1"]);
     let server = Server::start(project.path());
-    let features: Vec<String> = serde_json::from_value(expected["features"].clone()).unwrap();
-    let rows: Vec<Value> = expected["inputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            Value::Object(
-                features
-                    .iter()
-                    .cloned()
-                    .zip(r.as_array().unwrap().iter().cloned())
-                    .collect(),
-            )
-        })
-        .collect();
+    let rows = expected_rows(&expected);
     let (status, answer, _) = call(
         &agent(),
         "POST",
@@ -946,21 +929,7 @@ fn freshly_converted_scikit_learn_models_serve_what_scikit_learn_predicts() {
         );
     }
     let server = Server::start(project.path());
-    let features: Vec<String> = serde_json::from_value(expected["features"].clone()).unwrap();
-    let rows: Vec<Value> = expected["inputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            Value::Object(
-                features
-                    .iter()
-                    .cloned()
-                    .zip(r.as_array().unwrap().iter().cloned())
-                    .collect(),
-            )
-        })
-        .collect();
+    let rows = expected_rows(&expected);
     for (name, model) in [
         ("logreg", "risk"),
         ("forest", "forest"),
