@@ -34,6 +34,8 @@ pub struct Gateway {
     table: RwLock<Arc<RouteTable>>,
     log: LogHandle,
     loader: Arc<Mutex<Loader>>,
+    /// The loader's histograms, read without waiting for a model load in progress.
+    latency: table::Histograms,
     store: Arc<SqliteStore>,
 }
 
@@ -61,10 +63,12 @@ impl Gateway {
                 tracing::info!(model, slot, version = route.champion.version, "Serving.");
             }
         }
+        let latency = Arc::clone(&loader.latency);
         let gateway = Arc::new(Gateway {
             table: RwLock::new(Arc::new(table)),
             log,
             loader: Arc::new(Mutex::new(loader)),
+            latency,
             store,
         });
         tokio::spawn(reload_loop(Arc::downgrade(&gateway)));
@@ -107,8 +111,7 @@ impl Gateway {
 
     /// Per-version latency in Prometheus text format.
     pub fn render_metrics(&self, out: &mut String) {
-        let loader = self.loader.lock().unwrap_or_else(|p| p.into_inner());
-        let histograms = loader.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let histograms = self.latency.lock().unwrap_or_else(|p| p.into_inner());
         let mut keys: Vec<_> = histograms.keys().cloned().collect();
         keys.sort();
         out.push_str("# HELP slipway_prediction_latency_seconds Time from request body to response, per model version.\n");
@@ -143,8 +146,7 @@ impl Gateway {
 
     /// p50 and p99 (ms) and the count of a version's latency histogram, if it served.
     pub fn latency(&self, model: &str, version: u64) -> Option<(f64, f64, u64)> {
-        let loader = self.loader.lock().unwrap_or_else(|p| p.into_inner());
-        let histograms = loader.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let histograms = self.latency.lock().unwrap_or_else(|p| p.into_inner());
         let h = histograms.get(&(model.to_string(), version))?;
         Some((h.quantile_ms(0.5)?, h.quantile_ms(0.99)?, h.count()))
     }
