@@ -713,6 +713,16 @@ pub enum MonitorCommand {
     Incidents(IncidentsArgs),
     /// Resolve an incident by hand.
     Resolve(ResolveArgs),
+    /// Delete prediction-log segments whose newest prediction is older than a duration
+    /// (the segment being written is never touched).
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Keep predictions younger than this (e.g. 30d, 12h).
+    #[arg(long, value_parser = parse_duration)]
+    pub older_than: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -153,7 +153,7 @@ impl PredictionReader {
                 streams = declared(index);
             }
             let mut go_on = true;
-            for_each_frame(&segment_path(&self.dir, n), start, |decoded, _| {
+            let scanned = for_each_frame(&segment_path(&self.dir, n), start, |decoded, _| {
                 match decoded {
                     Decoded::Stream(id, decl) => {
                         streams.insert(id, decl);
@@ -188,12 +188,38 @@ impl PredictionReader {
                     }
                 }
                 go_on
-            })?;
+            });
+            match scanned {
+                Ok(_) => {}
+                // Pruned while this scan ran: it held only records older than the retention.
+                Err(LogError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
             if !go_on {
                 break;
             }
         }
         Ok(())
+    }
+
+    /// Deletes the closed segments whose newest record is older than `before_ms` (the open
+    /// segment is never touched); returns (segments, records) deleted.
+    pub fn prune(&self, before_ms: i64) -> Result<(u64, u64), LogError> {
+        let (mut segments, mut records) = (0, 0);
+        for info in self.segments()? {
+            if info.closed && info.last_ms.is_none_or(|last| last < before_ms) {
+                let index = index_path(&self.dir, info.number);
+                let segment = segment_path(&self.dir, info.number);
+                // The segment first: a crash in between leaves an index without a segment,
+                // which readers never look at (they list `.seg` files).
+                std::fs::remove_file(&segment).map_err(io(&segment))?;
+                std::fs::remove_file(&index).map_err(io(&index))?;
+                segments += 1;
+                records += info.count;
+            }
+        }
+        Ok((segments, records))
     }
 
     /// The record with this id, if the log has it.

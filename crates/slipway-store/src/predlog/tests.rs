@@ -155,3 +155,36 @@ fn ids_are_time_ordered_and_round_trip_as_text() {
     assert_eq!(a.to_string().parse::<PredictionId>().unwrap(), a);
     assert!("xyz".parse::<PredictionId>().is_err());
 }
+
+#[test]
+fn prune_deletes_only_closed_segments_older_than_the_cutoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 2048,
+        queue: 4,
+        sync_every: Duration::from_millis(5),
+    };
+    let (handle, writer) = LogWriter::start(dir.path(), config).unwrap();
+    let s = stream(1);
+    for i in 0..400 {
+        batch(&handle, &s, 10_000 + i, 1, Route::Champion);
+    }
+    handle.flush().unwrap();
+    let reader = PredictionReader::new(dir.path());
+    let before = reader.segments().unwrap();
+    assert!(before.len() > 4);
+    let (segments, records) = reader.prune(10_200).unwrap();
+    assert!(segments > 0 && records > 0);
+    let left = all(dir.path());
+    assert_eq!(left.len() as u64, 400 - records);
+    assert!(left.iter().all(|r| r.time_ms() >= 10_000));
+    assert!(
+        left.first().unwrap().time_ms() <= 10_200,
+        "a segment holding newer records stays"
+    );
+    // The open segment survives any cutoff.
+    reader.prune(i64::MAX).unwrap();
+    assert!(reader.segments().unwrap().iter().any(|s| !s.closed));
+    drop(handle);
+    writer.join().unwrap();
+}

@@ -23,6 +23,20 @@ pub fn run(ctx: &Context, cmd: MonitorCommand) -> Result<Outcome> {
         MonitorCommand::Run(args) => run_monitors(ctx, args),
         MonitorCommand::Incidents(args) => incidents(ctx, args),
         MonitorCommand::Resolve(args) => resolve(ctx, args),
+        MonitorCommand::Prune(args) => {
+            let ws = ctx.workspace()?;
+            let cutoff = slipway_store::now_ms() - args.older_than.as_millis() as i64;
+            let (segments, records) = prediction_log(&ws).prune(cutoff)?;
+            if ctx.json {
+                print_json(&serde_json::json!({"segments": segments, "predictions": records}))?;
+            } else {
+                print_line(format_args!(
+                    "Deleted {segments} segment(s) holding {records} prediction(s) older than {}",
+                    slipway_core::timefmt::utc(cutoff)
+                ))?;
+            }
+            Ok(Outcome::Ok)
+        }
     }
 }
 
