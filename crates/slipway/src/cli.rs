@@ -85,8 +85,10 @@ pub enum Command {
     /// The ML Test Score: which of the 28 tests are automated (passing or failing, with the
     /// evidence report's digest), manual or missing, and the paper's score.
     Score(ScoreArgs),
-    /// Serve the tracker for this project: the MLflow-compatible REST API (point
-    /// MLFLOW_TRACKING_URI at it), the native API under /api/v1, /metrics and /healthz.
+    /// Serve this project: the MLflow-compatible REST API (point MLFLOW_TRACKING_URI at it), the
+    /// native API under /api/v1, the serving gateway for every live model under /v1/models
+    /// (hot-swapped on registry changes, every prediction logged), the monitors of
+    /// monitors.yaml on their schedules, /metrics and /healthz.
     Server(ServerArgs),
     /// Tracked runs (pipeline stages and MLflow-logged runs alike): list, show, search, compare.
     Runs(RunsArgs),
