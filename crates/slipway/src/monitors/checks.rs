@@ -378,3 +378,115 @@ fn check_slo(ws: &Workspace, spec: &MonitorSpec, slo: &SloSpec) -> Result<Verdic
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitors::config::{MonitorSpec, SloSpec};
+    use slipway_core::registry::{Actor, Role};
+    use slipway_store::predlog::{Batch, LogConfig, LogWriter, Stream};
+    use slipway_store::registry::NewModel;
+    use std::sync::Arc;
+
+    const DAY_MS: i64 = 86_400_000;
+
+    /// A project with model `m` and a prediction log of 20 predictions (score 0.9) a day for
+    /// ten days; the labels agree on every prediction of days 0–4 and on half of days 5–9.
+    fn labelled_project() -> (tempfile::TempDir, Workspace) {
+        let dir = tempfile::tempdir().unwrap();
+        let (ws, _) = Workspace::init(dir.path()).unwrap();
+        let admin = Actor::new("root", Role::Admin);
+        ws.meta()
+            .create_model(
+                &NewModel {
+                    name: "m".into(),
+                    ..NewModel::default()
+                },
+                &admin,
+                1,
+            )
+            .unwrap();
+        let (log, writer) =
+            LogWriter::start(&ws.dir().join("predictions"), LogConfig::default()).unwrap();
+        let stream = Arc::new(Stream {
+            model: "m".into(),
+            slot: "default".into(),
+            version: 1,
+            features: Arc::new(vec!["x".into()]),
+        });
+        let mut labels = Vec::new();
+        for day in 0..10 {
+            let ids: Vec<_> = (0..20)
+                .map(|_| log.ids().next(1_700_000_000_000 + day * DAY_MS))
+                .collect();
+            for (i, id) in ids.iter().enumerate() {
+                let right = day < 5 || i % 2 == 0;
+                labels.push((id.to_string(), if right { 1.0 } else { 0.0 }));
+            }
+            log.append(Batch {
+                stream: Arc::clone(&stream),
+                route: Route::Champion,
+                outputs: vec![0.9; ids.len()],
+                inputs: vec![0.0; ids.len()],
+                ids,
+                latency_us: 100,
+            })
+            .unwrap();
+        }
+        drop(log);
+        writer.join().unwrap();
+        ws.meta().put_labels(&labels, 2).unwrap();
+        (dir, ws)
+    }
+
+    fn slo_monitor(series: Option<std::path::PathBuf>) -> MonitorSpec {
+        MonitorSpec {
+            name: "accuracy".into(),
+            model: "m".into(),
+            slot: "default".into(),
+            every: "5m".into(),
+            cooldown: "1h".into(),
+            psi: None,
+            slo: Some(SloSpec {
+                floor: 0.88,
+                window: 3,
+                breaches: 2,
+                series,
+                cutoff: 0.5,
+            }),
+            retrain: None,
+        }
+    }
+
+    #[test]
+    fn daily_accuracy_joins_labels_by_prediction_id_and_the_slo_breaches_on_it() {
+        let (_dir, ws) = labelled_project();
+        let days = daily_accuracy(&ws, "m", "default", 0.5).unwrap();
+        let values: Vec<f64> = days.iter().map(|d| d.1).collect();
+        assert_eq!(values, [1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5]);
+        assert!(days.iter().all(|d| d.2 == 20));
+        match check(&ws, &slo_monitor(None), 0).unwrap() {
+            Verdict::Breach { details, .. } => {
+                // Rolling means of 3: index 3 (days 3–5, 0.833) is the first below 0.88; the
+                // second consecutive breach (index 4) fires on day 4 + 3 − 1 = 6.
+                assert_eq!(details["alert_day"], 6, "{details}");
+                assert_eq!(details["days"], 10);
+            }
+            other => panic!("expected a breach, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_slo_reads_a_series_file_too_and_is_healthy_above_the_floor() {
+        let (dir, ws) = labelled_project();
+        std::fs::write(
+            dir.path().join("daily.csv"),
+            "day,value\n0,0.95\n1,0.94\n2,0.96\n3,0.93\n",
+        )
+        .unwrap();
+        match check(&ws, &slo_monitor(Some("daily.csv".into())), 0).unwrap() {
+            Verdict::Healthy { details, .. } => assert_eq!(details["alert_day"], Value::Null),
+            other => panic!("expected healthy, got {other:?}"),
+        }
+    }
+}
