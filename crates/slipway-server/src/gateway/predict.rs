@@ -271,6 +271,9 @@ impl Answer {
     }
 }
 
+/// Rows from which a request's model call runs as a blocking section.
+const LARGE_BATCH: usize = 1024;
+
 /// FNV-1a: a stable hash of the sticky key (the same key lands in the same bucket on every
 /// server and every restart).
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -337,10 +340,15 @@ fn answer(
         .signature()
         .vectorize(&rows)
         .map_err(|e| ApiError::InvalidParameter(e.to_string()))?;
-    let predictions = target
-        .runtime
-        .predict_matrix(&x)
-        .map_err(|e| ApiError::Internal(format!("{name}@{} failed: {e}", target.version)))?;
+    // A large batch (or a heavy ONNX graph on one) would hold this async worker for long:
+    // let the runtime move other requests elsewhere meanwhile.
+    let run = || target.runtime.predict_matrix(&x);
+    let predictions = if rows.len() >= LARGE_BATCH {
+        tokio::task::block_in_place(run)
+    } else {
+        run()
+    }
+    .map_err(|e| ApiError::Internal(format!("{name}@{} failed: {e}", target.version)))?;
     let elapsed = start.elapsed().as_micros() as u64;
     target.latency.record(elapsed);
     append(

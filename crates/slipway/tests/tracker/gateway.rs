@@ -164,6 +164,22 @@ fn predicts_lists_models_and_names_the_feature_at_fault() {
     assert!((p[1] - sigmoid(2.0 + 0.5)).abs() < 1e-12);
     assert_eq!(answer["prediction_ids"].as_array().unwrap().len(), 2);
 
+    // A large batch (run as a blocking section) answers every row, in order.
+    let many: Vec<Value> = (0..2_000)
+        .map(|i| json!({"x1": i as f64 / 1000.0, "x2": 0}))
+        .collect();
+    let (status, answer, _) = call(
+        &a,
+        "POST",
+        &predict_url(&server, "credit", "default"),
+        Some(&json!({ "rows": many })),
+    );
+    assert_eq!(status, 200);
+    let p: Vec<f64> = serde_json::from_value(answer["predictions"].clone()).unwrap();
+    assert_eq!(p.len(), 2_000);
+    assert!((p[1_999] - sigmoid(1.999)).abs() < 1e-12);
+    assert_eq!(answer["prediction_ids"].as_array().unwrap().len(), 2_000);
+
     // MLflow's scoring formats on /invocations (default slot).
     for body in [
         json!({"dataframe_split": {"columns": ["x1", "x2"], "data": [[0.5, -1.0]]}}),
