@@ -798,12 +798,27 @@ pub struct LatencyArgs {
 
 #[derive(Debug, Args)]
 pub struct PsiArgs {
-    /// The baseline (e.g. training data): its deciles become the frozen bin edges.
-    #[arg(long, value_name = "FILE")]
-    pub baseline: PathBuf,
+    /// The baseline (e.g. training data): its deciles become the frozen bin edges. With
+    /// --model and no baseline, the live version's stored profile.
+    #[arg(long, value_name = "FILE", required_unless_present = "model")]
+    pub baseline: Option<PathBuf>,
     /// The window to compare (e.g. recent production inputs).
-    #[arg(long, value_name = "FILE")]
-    pub current: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "model",
+        conflicts_with = "model"
+    )]
+    pub current: Option<PathBuf>,
+    /// Compare the live traffic of this model (the gateway's prediction log) instead of a file.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// With --model: the slot.
+    #[arg(long, default_value = "default", requires = "model")]
+    pub slot: String,
+    /// With --model: how far back (e.g. 1h, 7d).
+    #[arg(long, default_value = "24h", requires = "model")]
+    pub window: String,
     /// Only these columns (comma-separated; default: every column of the baseline).
     #[arg(long, value_delimiter = ',')]
     pub columns: Option<Vec<String>>,

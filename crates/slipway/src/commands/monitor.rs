@@ -161,6 +161,56 @@ fn slo(ctx: &Context, args: SloArgs) -> Result<Outcome> {
     })
 }
 
+/// PSI of a model's live traffic (the prediction log over `--window`) against `--baseline`
+/// or the live version's stored profile — the drift monitor's check, run ad hoc.
+fn live_drift(
+    ctx: &Context,
+    args: &PsiArgs,
+    model: &str,
+) -> Result<Vec<(String, &'static str, f64)>> {
+    use crate::monitors::checks::{Verdict, check};
+    use crate::monitors::config::{MonitorSpec, PsiSpec};
+    if args.binning != crate::cli::PsiBinning::Quantile {
+        bail!("--binning evidently compares two files; live traffic is scored against frozen bins");
+    }
+    let ws = ctx.workspace()?;
+    let spec = MonitorSpec {
+        name: "psi".into(),
+        model: model.to_string(),
+        slot: args.slot.clone(),
+        every: "5m".into(),
+        cooldown: "1h".into(),
+        psi: Some(PsiSpec {
+            baseline: args.baseline.clone(),
+            columns: args.columns.clone(),
+            window: args.window.clone(),
+            // Fewer values than this make a PSI too noisy to read (per feature, too).
+            min_rows: 100,
+            bins: args.bins,
+            moderate: args.moderate,
+            significant: args.significant,
+        }),
+        slo: None,
+        retrain: None,
+    };
+    let details = match check(&ws, &spec, slipway_store::now_ms())? {
+        Verdict::Healthy { details, .. } | Verdict::Breach { details, .. } => details,
+        Verdict::NotEnoughData { summary } => bail!("{summary}"),
+    };
+    Ok(details["features"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            Some((
+                f["name"].as_str()?.to_string(),
+                "numeric",
+                f["psi"].as_f64()?,
+            ))
+        })
+        .collect())
+}
+
 fn psi(ctx: &Context, args: PsiArgs) -> Result<Outcome> {
     use slipway_core::monitor::psi::{Reading, Thresholds};
     let thresholds = Thresholds::new(args.moderate, args.significant)?;
@@ -171,16 +221,32 @@ fn psi(ctx: &Context, args: PsiArgs) -> Result<Outcome> {
         ..Default::default()
     };
     let started = std::time::Instant::now();
-    let drift = match args.binning {
-        crate::cli::PsiBinning::Quantile => {
-            slipway_data::distribution::psi_between(&args.baseline, &args.current, &options)?
+    let drift: Vec<(String, &'static str, f64)> = match (&args.model, &args.current) {
+        (Some(model), _) => live_drift(ctx, &args, model)?,
+        (None, Some(current)) => {
+            let baseline = args
+                .baseline
+                .as_deref()
+                .ok_or_else(|| anyhow::anyhow!("--baseline FILE is needed with --current"))?;
+            let features = match args.binning {
+                crate::cli::PsiBinning::Quantile => {
+                    slipway_data::distribution::psi_between(baseline, current, &options)?
+                }
+                crate::cli::PsiBinning::Evidently => {
+                    slipway_data::distribution::psi_between_evidently(baseline, current, &options)?
+                }
+            };
+            features
+                .into_iter()
+                .map(|f| (f.name, f.binning, f.psi))
+                .collect()
         }
-        crate::cli::PsiBinning::Evidently => slipway_data::distribution::psi_between_evidently(
-            &args.baseline,
-            &args.current,
-            &options,
-        )?,
+        (None, None) => bail!("give --current FILE, or --model NAME for its live traffic"),
     };
+    let drift: Vec<slipway_data::distribution::FeatureDrift> = drift
+        .into_iter()
+        .map(|(name, binning, psi)| slipway_data::distribution::FeatureDrift { name, binning, psi })
+        .collect();
     let status = |psi: f64| match thresholds.read(psi) {
         Reading::Stable => "stable",
         Reading::Moderate => "moderate",
@@ -194,8 +260,19 @@ fn psi(ctx: &Context, args: PsiArgs) -> Result<Outcome> {
         let svg = crate::monitors::charts::psi(
             &format!(
                 "PSI per feature: {} vs {}",
-                args.current.display(),
-                args.baseline.display()
+                args.current.as_deref().map_or_else(
+                    || format!(
+                        "live traffic of {}/{}",
+                        args.model.as_deref().unwrap_or("?"),
+                        args.slot
+                    ),
+                    |p| p.display().to_string()
+                ),
+                args.baseline
+                    .as_deref()
+                    .map_or("the live version's profile".to_string(), |p| p
+                        .display()
+                        .to_string())
             ),
             &drift
                 .iter()

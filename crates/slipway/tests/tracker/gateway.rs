@@ -791,6 +791,30 @@ fn drift_on_live_traffic_opens_one_incident_deduplicated_then_cooling_down() {
     for chunk in shifted.chunks(100) {
         assert_eq!(call(&a, "POST", &url, Some(&json!({"rows": chunk}))).0, 200);
     }
+    // The same check ad hoc, on the live traffic.
+    let adhoc = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args([
+            "--json",
+            "monitor",
+            "psi",
+            "--model",
+            "credit",
+            "--baseline",
+            "baseline.csv",
+            "--window",
+            "1h",
+        ])
+        .current_dir(project.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        adhoc.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&adhoc.stderr)
+    );
+    let adhoc: Value = serde_json::from_slice(&adhoc.stdout).unwrap();
+    assert_eq!(adhoc["drifted"], 1, "{adhoc}");
     let (code, report) = monitor_run(project.path());
     assert_eq!(code, 1, "a breach exits 1");
     assert_eq!(report["state"], "breach", "{report}");
