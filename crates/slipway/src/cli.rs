@@ -96,7 +96,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// Address to listen on. Anything but loopback needs --insecure until auth lands.
+    /// Address to listen on. Anything but loopback needs users with tokens (or --insecure).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
     /// Port to listen on (0 picks a free one; the address is printed on stderr).
