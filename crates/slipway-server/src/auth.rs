@@ -96,6 +96,7 @@ pub const PERMISSIONS: &[(&str, &str, Role)] = &[
     // Serving gateway: predictions are reads of a model; labels are writes.
     ("/v1/models", "*", Role::Viewer),
     ("/v1/models/{name}/slots/{action}", "*", Role::Viewer),
+    ("/v1/models/{name}/aliases/{action}", "*", Role::Viewer),
     ("/v1/models/{name}/invocations", "*", Role::Viewer),
     ("/v1/labels", "*", Role::Contributor),
     // Native API (all reads).

@@ -6,6 +6,9 @@
 //!   `{"predictions", "model", "version", "prediction_ids"}`, plus the headers
 //!   `slipway-model-version` and `slipway-prediction-id` (the first id). A request may send
 //!   `slipway-request-key` (or `"key"` in the body) to make canary routing sticky.
+//! - `POST /v1/models/{name}/aliases/{alias}:predict`: the same on the version an alias
+//!   (MLflow's `models:/name@alias`) points at; an alias move swaps it. `/v1/models` lists the
+//!   aliases under `"aliases"`.
 //! - `POST /v1/models/{name}/invocations`: MLflow's scoring formats (`dataframe_split`,
 //!   `dataframe_records`, `inputs`, `instances`) on the `default` slot → `{"predictions"}`
 //!   (plus the same extra fields).
@@ -32,6 +35,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/models", get(list_models))
         .route("/v1/models/{name}/slots/{action}", post(predict))
+        .route("/v1/models/{name}/aliases/{action}", post(predict_alias))
         .route("/v1/models/{name}/invocations", post(invocations))
         .route("/v1/labels", post(labels))
 }
@@ -74,7 +78,21 @@ async fn list_models(State(state): State<AppState>) -> Result<Response, ApiError
             out.push(entry);
         }
     }
-    let mut body = serde_json::json!({ "models": out });
+    let mut aliases = Vec::new();
+    let mut alias_models: Vec<&String> = table.aliases.keys().collect();
+    alias_models.sort();
+    for name in alias_models {
+        let mut entries: Vec<(&String, &Arc<Loaded>)> = table.aliases[name].iter().collect();
+        entries.sort_by_key(|(a, _)| *a);
+        for (alias, loaded) in entries {
+            aliases.push(serde_json::json!({
+                "name": name,
+                "alias": alias,
+                "version": loaded.version.to_string(),
+            }));
+        }
+    }
+    let mut body = serde_json::json!({ "models": out, "aliases": aliases });
     if !table.errors.is_empty() {
         body["load_errors"] = serde_json::json!(table.errors);
     }
@@ -117,6 +135,36 @@ async fn predict(
         .or(parsed.key);
     let answer = answer(gateway(&state)?, &name, slot, rows, key.as_deref())?;
     Ok(answer.into_response())
+}
+
+async fn predict_alias(
+    State(state): State<AppState>,
+    Path((name, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Some(alias) = action.strip_suffix(":predict") else {
+        return Err(ApiError::EndpointNotFound(format!(
+            "no endpoint at /v1/models/{name}/aliases/{action}; predictions are POST /v1/models/{name}/aliases/<alias>:predict"
+        )));
+    };
+    let parsed: PredictBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::MalformedRequest(format!(
+            "the request body is not valid: {e}; expected {{\"rows\": [{{\"<feature>\": value, ...}}]}}"
+        ))
+    })?;
+    let rows = parsed.rows.ok_or_else(|| {
+        ApiError::InvalidParameter(
+            "missing field `rows`: expected {\"rows\": [{\"<feature>\": value, ...}]}".into(),
+        )
+    })?;
+    let gateway = gateway(&state)?;
+    let table = gateway.table();
+    let target = table.alias(&name, alias).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "model {name:?} has no alias {alias:?} (set one with `slipway models alias {name} {alias} VERSION`)"
+        ))
+    })?;
+    Ok(serve_with(gateway, target, Route::Champion, rows)?.into_response())
 }
 
 async fn invocations(
@@ -335,10 +383,46 @@ fn answer(
     let now = slipway_store::now_ms();
     let ids: Vec<PredictionId> = rows.iter().map(|_| gateway.log().ids().next(now)).collect();
     let (target, route_kind, shadow) = pick(route, bucket(key, ids[0]));
+    let answer = serve_rows(gateway, target, route_kind, &rows, ids, start)?;
+    if let Some(shadow) = shadow {
+        let gateway = Arc::clone(gateway);
+        let shadow = Arc::clone(shadow);
+        tokio::spawn(async move { run_shadow(&gateway, &shadow, &rows) });
+    }
+    Ok(answer)
+}
+
+/// Answers `rows` with one loaded version (no traffic split): alias-addressed requests.
+fn serve_with(
+    gateway: &Arc<Gateway>,
+    target: &Arc<Loaded>,
+    route: Route,
+    rows: Vec<Value>,
+) -> Result<Answer, ApiError> {
+    let start = Instant::now();
+    if rows.is_empty() {
+        return Err(ApiError::InvalidParameter(
+            "`rows` is empty: send at least one row".into(),
+        ));
+    }
+    let now = slipway_store::now_ms();
+    let ids: Vec<PredictionId> = rows.iter().map(|_| gateway.log().ids().next(now)).collect();
+    serve_rows(gateway, target, route, &rows, ids, start)
+}
+
+/// Checks the rows against the version's signature, predicts, records the latency and logs.
+fn serve_rows(
+    gateway: &Arc<Gateway>,
+    target: &Arc<Loaded>,
+    route_kind: Route,
+    rows: &[Value],
+    ids: Vec<PredictionId>,
+    start: Instant,
+) -> Result<Answer, ApiError> {
     let x = target
         .runtime
         .signature()
-        .vectorize(&rows)
+        .vectorize(rows)
         .map_err(|e| ApiError::InvalidParameter(e.to_string()))?;
     // A large batch (or a heavy ONNX graph on one) would hold this async worker for long:
     // let the runtime move other requests elsewhere meanwhile.
@@ -348,7 +432,7 @@ fn answer(
     } else {
         run()
     }
-    .map_err(|e| ApiError::Internal(format!("{name}@{} failed: {e}", target.version)))?;
+    .map_err(|e| ApiError::Internal(format!("{}@{} failed: {e}", target.model, target.version)))?;
     let elapsed = start.elapsed().as_micros() as u64;
     target.latency.record(elapsed);
     append(
@@ -362,11 +446,6 @@ fn answer(
             latency_us: elapsed.min(u64::from(u32::MAX)) as u32,
         },
     )?;
-    if let Some(shadow) = shadow {
-        let gateway = Arc::clone(gateway);
-        let shadow = Arc::clone(shadow);
-        tokio::spawn(async move { run_shadow(&gateway, &shadow, &rows) });
-    }
     Ok(Answer {
         model: Arc::clone(target),
         predictions,

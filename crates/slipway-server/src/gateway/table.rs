@@ -55,6 +55,8 @@ pub struct RouteTable {
     pub seq: u64,
     /// model → slot → route.
     pub models: HashMap<String, HashMap<String, SlotRoute>>,
+    /// model → alias → the version it points at (served at `/v1/models/{m}/aliases/{a}:predict`).
+    pub aliases: HashMap<String, HashMap<String, Arc<Loaded>>>,
     /// Versions that are live but could not be loaded (the previous version keeps serving).
     pub errors: Vec<String>,
 }
@@ -63,6 +65,11 @@ impl RouteTable {
     /// The route of a slot.
     pub fn get(&self, model: &str, slot: &str) -> Option<&SlotRoute> {
         self.models.get(model)?.get(slot)
+    }
+
+    /// The version an alias points at.
+    pub fn alias(&self, model: &str, alias: &str) -> Option<&Arc<Loaded>> {
+        self.aliases.get(model)?.get(alias)
     }
 
     /// The live slots of a model, for error messages.
@@ -276,6 +283,43 @@ pub fn build(
                 challenger,
             },
         );
+    }
+    // Aliases (MLflow's `models:/name@champion`): each is served as its own stream, slot
+    // `@alias`, so an alias move swaps what its URL answers with.
+    for model in store.models().map_err(|e| e.to_string())? {
+        for (alias, version) in &model.aliases {
+            let slot = format!("@{alias}");
+            let previous = old.alias(&model.name, alias);
+            let record = store
+                .version(&model.name, *version)
+                .map_err(|e| e.to_string())?;
+            match loader.load(
+                &model.name,
+                &slot,
+                *version,
+                record.version.artifact,
+                previous,
+            ) {
+                Ok(loaded) => {
+                    table
+                        .aliases
+                        .entry(model.name.clone())
+                        .or_default()
+                        .insert(alias.clone(), loaded);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "Cannot load an aliased version; the alias keeps its previous one.");
+                    table.errors.push(e);
+                    if let Some(p) = previous {
+                        table
+                            .aliases
+                            .entry(model.name.clone())
+                            .or_default()
+                            .insert(alias.clone(), Arc::clone(p));
+                    }
+                }
+            }
+        }
     }
     Ok(table)
 }

@@ -994,3 +994,61 @@ fn freshly_converted_scikit_learn_models_serve_what_scikit_learn_predicts() {
         }
     }
 }
+
+#[test]
+fn an_alias_is_served_and_moving_it_swaps_the_version() {
+    let project = project_with_live_model();
+    let v2 = write_model(project.path(), "v2.json", 3.0);
+    slipway(
+        project.path(),
+        &[
+            "models",
+            "register",
+            "credit",
+            "--artifact",
+            v2.to_str().unwrap(),
+        ],
+    );
+    slipway(
+        project.path(),
+        &["models", "alias", "credit", "challenger", "2"],
+    );
+    let server = Server::start(project.path());
+    let url = format!("{}/v1/models/credit/aliases/challenger:predict", server.url);
+    let body = json!({"rows": [{"x1": 0, "x2": 0}]});
+    let (status, answer, version) = call(&agent(), "POST", &url, Some(&body));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(version.as_deref(), Some("2"));
+    assert!((answer["predictions"][0].as_f64().unwrap() - sigmoid(3.0)).abs() < 1e-12);
+    let (_, models, _) = call(&agent(), "GET", &format!("{}/v1/models", server.url), None);
+    assert_eq!(
+        models["aliases"],
+        json!([{"name": "credit", "alias": "challenger", "version": "2"}])
+    );
+    slipway(
+        project.path(),
+        &["models", "alias", "credit", "challenger", "1"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while call(&agent(), "POST", &url, Some(&body)).2.as_deref() != Some("1") {
+        assert!(
+            Instant::now() < deadline,
+            "the alias move never reached the gateway"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, err, _) = call(
+        &agent(),
+        "POST",
+        &format!("{}/v1/models/credit/aliases/nope:predict", server.url),
+        Some(&body),
+    );
+    assert_eq!(status, 404);
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("no alias \"nope\""),
+        "{err}"
+    );
+}
