@@ -115,7 +115,15 @@ pub async fn serve(
     check_bind(config.addr, config.insecure, users_configured(&workspace))?;
     auth::check_declared().map_err(ServerError::Permissions)?;
     let (state, writer) = AppState::open(workspace, config.limits)?;
-    let log_writer = state.start_gateway()?;
+    // The tracker serves even when the gateway cannot (e.g. a second server on this project:
+    // one gateway owns the prediction log); its endpoints then answer 503 saying why.
+    let log_writer = match state.start_gateway() {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "The serving gateway is off; the tracker serves on.");
+            None
+        }
+    };
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|source| ServerError::Bind {

@@ -56,6 +56,8 @@ struct Inner {
     gateway: std::sync::OnceLock<Arc<crate::gateway::Gateway>>,
     /// Tokens verified in the last second.
     tokens: crate::auth::TokenCache,
+    /// Why the gateway is not running, when it could not start.
+    gateway_error: std::sync::OnceLock<String>,
 }
 
 impl AppState {
@@ -89,6 +91,7 @@ impl AppState {
                 limits,
                 gateway: std::sync::OnceLock::new(),
                 tokens: crate::auth::TokenCache::default(),
+                gateway_error: std::sync::OnceLock::new(),
             }),
         };
         Ok((state, handle))
@@ -122,9 +125,21 @@ impl AppState {
         if self.inner.gateway.get().is_some() {
             return Ok(None);
         }
-        let (gateway, writer) = crate::gateway::Gateway::start(self)?;
-        let _ = self.inner.gateway.set(gateway);
-        Ok(Some(writer))
+        match crate::gateway::Gateway::start(self) {
+            Ok((gateway, writer)) => {
+                let _ = self.inner.gateway.set(gateway);
+                Ok(Some(writer))
+            }
+            Err(e) => {
+                let _ = self.inner.gateway_error.set(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Why the gateway is not running, if it failed to start.
+    pub fn gateway_error(&self) -> Option<&str> {
+        self.inner.gateway_error.get().map(String::as_str)
     }
 
     /// The request limits.

@@ -42,7 +42,10 @@ pub fn routes() -> Router<AppState> {
 
 fn gateway(state: &AppState) -> Result<&Arc<Gateway>, ApiError> {
     state.gateway().ok_or_else(|| {
-        ApiError::Unavailable("the serving gateway is not running in this server".into())
+        ApiError::Unavailable(match state.gateway_error() {
+            Some(why) => format!("the serving gateway is off in this server: {why}"),
+            None => "the serving gateway is not running in this server".into(),
+        })
     })
 }
 

@@ -1052,3 +1052,26 @@ fn an_alias_is_served_and_moving_it_swaps_the_version() {
         "{err}"
     );
 }
+
+#[test]
+fn a_second_server_on_the_project_tracks_but_leaves_serving_to_the_first() {
+    let project = project_with_live_model();
+    let first = Server::start(project.path());
+    let second = Server::start(project.path());
+    let a = agent();
+    let (status, _, _) = call(&a, "GET", &format!("{}/healthz", second.url), None);
+    assert_eq!(status, 200);
+    let (status, err, _) = call(&a, "GET", &format!("{}/v1/models", second.url), None);
+    assert_eq!(status, 503);
+    assert!(
+        err["message"].as_str().unwrap().contains("another server"),
+        "{err}"
+    );
+    let (status, _, _) = call(
+        &a,
+        "POST",
+        &predict_url(&first, "credit", "default"),
+        Some(&json!({"rows": [{"x1": 0, "x2": 0}]})),
+    );
+    assert_eq!(status, 200);
+}
