@@ -8,9 +8,9 @@
 //! - [`latency`]: lock-free latency histograms.
 //!
 //! Change detection: every registry change (promotion, rollback, alias move, traffic change —
-//! from this server, another one or the CLI) appends to the audit chain, so the reloader polls
-//! the chain's newest sequence number (one indexed query) every [`POLL`], and rebuilds the
-//! table only when it moved. New versions load on a blocking thread while the old table keeps
+//! from this server, another one or the CLI) appends to the audit chain, so the reloader reads
+//! the entries past the last one it saw (one range query) every [`POLL`], and rebuilds the
+//! table only when one of them is a registry change, not a tracker run event. New versions load on a blocking thread while the old table keeps
 //! serving; the swap is one pointer store.
 
 pub mod latency;
@@ -37,6 +37,8 @@ pub struct Gateway {
     /// The loader's histograms, read without waiting for a model load in progress.
     latency: table::Histograms,
     store: Arc<SqliteStore>,
+    /// The audit chain's sequence number the table reflects (checked up to).
+    seen: std::sync::atomic::AtomicU64,
 }
 
 impl Gateway {
@@ -53,10 +55,10 @@ impl Gateway {
                 .map_err(|e| ServerError::Gateway(e.to_string()))?,
         );
         let mut loader = Loader::new(workspace);
-        let seq = store
-            .audit_seq()
+        let (seen, _) = store
+            .audit_changes_since(0)
             .map_err(|e| ServerError::Gateway(e.to_string()))?;
-        let table = table::build(&store, &mut loader, &RouteTable::default(), seq)
+        let table = table::build(&store, &mut loader, &RouteTable::default())
             .map_err(ServerError::Gateway)?;
         for (model, slots) in &table.models {
             for (slot, route) in slots {
@@ -70,6 +72,7 @@ impl Gateway {
             loader: Arc::new(Mutex::new(loader)),
             latency,
             store,
+            seen: std::sync::atomic::AtomicU64::new(seen),
         });
         tokio::spawn(reload_loop(Arc::downgrade(&gateway)));
         Ok((gateway, writer))
@@ -87,26 +90,39 @@ impl Gateway {
 
     /// Rebuilds the table if the registry changed since it was built; returns whether it did.
     pub async fn reload(self: &Arc<Self>) -> Result<bool, String> {
+        use std::sync::atomic::Ordering;
         let current = self.table();
+        let seen = self.seen.load(Ordering::Acquire);
         let store = Arc::clone(&self.store);
         let loader = Arc::clone(&self.loader);
-        let rebuilt = tokio::task::spawn_blocking(move || {
-            let seq = store.audit_seq().map_err(|e| e.to_string())?;
-            if seq == current.seq {
-                return Ok(None);
-            }
-            let mut loader = loader.lock().unwrap_or_else(|p| p.into_inner());
-            table::build(&store, &mut loader, &current, seq).map(Some)
-        })
-        .await
-        .map_err(|e| e.to_string())??;
-        let Some(table) = rebuilt else {
-            return Ok(false);
-        };
-        let old = self.table();
-        log_changes(&old, &table);
-        *self.table.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(table);
-        Ok(true)
+        let (latest, rebuilt) =
+            tokio::task::spawn_blocking(move || -> Result<(u64, Option<RouteTable>), String> {
+                let (latest, changed) =
+                    store.audit_changes_since(seen).map_err(|e| e.to_string())?;
+                if !changed {
+                    return Ok((latest, None));
+                }
+                let mut loader = loader.lock().unwrap_or_else(|p| p.into_inner());
+                let started = std::time::Instant::now();
+                let table = table::build(&store, &mut loader, &current)?;
+                tracing::debug!(
+                    seq = latest,
+                    elapsed_us = started.elapsed().as_micros() as u64,
+                    "Rebuilt the route table."
+                );
+                Ok((latest, Some(table)))
+            })
+            .await
+            .map_err(|e| e.to_string())??;
+        let did = rebuilt.is_some();
+        if let Some(table) = rebuilt {
+            let old = self.table();
+            log_changes(&old, &table);
+            *self.table.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(table);
+        }
+        // Only after a successful rebuild: a failed one is retried on the next poll.
+        self.seen.store(latest, Ordering::Release);
+        Ok(did)
     }
 
     /// Per-version latency in Prometheus text format.

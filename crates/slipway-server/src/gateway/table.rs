@@ -51,8 +51,6 @@ pub struct SlotRoute {
 /// Every live slot, by model then slot.
 #[derive(Default)]
 pub struct RouteTable {
-    /// The audit sequence number the table was built at.
-    pub seq: u64,
     /// model → slot → route.
     pub models: HashMap<String, HashMap<String, SlotRoute>>,
     /// model → alias → the version it points at (served at `/v1/models/{m}/aliases/{a}:predict`).
@@ -211,14 +209,10 @@ pub fn build(
     store: &SqliteStore,
     loader: &mut Loader,
     old: &RouteTable,
-    seq: u64,
 ) -> Result<RouteTable, String> {
     let live = store.live_all().map_err(|e| e.to_string())?;
     let traffic = store.traffic().map_err(|e| e.to_string())?;
-    let mut table = RouteTable {
-        seq,
-        ..RouteTable::default()
-    };
+    let mut table = RouteTable::default();
     for (model, slot, version) in live {
         let previous = old.get(&model, &slot);
         let loaded = loader.load(

@@ -158,15 +158,19 @@ impl SqliteStore {
             .map_err(|e| meta(self, e))
     }
 
-    /// The newest audit sequence number: it changes whenever registry state changes, so the
-    /// gateway polls this one cheap query to know when to reload.
-    pub fn audit_seq(&self) -> RegResult<u64> {
-        let seq: Option<i64> = self
+    /// What the audit chain recorded after `after`: its newest sequence number, and whether
+    /// any of those entries changed registry state (anything but the tracker's `run.*`
+    /// events, which are the frequent ones). The gateway polls this to know when to reload;
+    /// it reads only the entries past `after`.
+    pub fn audit_changes_since(&self, after: u64) -> RegResult<(u64, bool)> {
+        let (seq, registry): (Option<i64>, Option<i64>) = self
             .lock()
-            .prepare_cached("SELECT max(seq) FROM audit_log")
-            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .prepare_cached(
+                "SELECT max(seq), max(action NOT LIKE 'run.%') FROM audit_log WHERE seq > ?1",
+            )
+            .and_then(|mut s| s.query_row([after as i64], |r| Ok((r.get(0)?, r.get(1)?))))
             .map_err(|e| meta(self, e))?;
-        Ok(seq.unwrap_or(0) as u64)
+        Ok((seq.map_or(after, |s| s as u64), registry == Some(1)))
     }
 
     /// Records labels of predictions (`(prediction id, label)`); a later label for the same id
@@ -203,5 +207,53 @@ impl SqliteStore {
             .map_err(|e| meta(self, e))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(|e| meta(self, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_changes_tell_registry_changes_from_tracker_run_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("m.db")).unwrap();
+        assert_eq!(store.audit_changes_since(0).unwrap(), (0, false));
+        let admin = Actor::new("root", Role::Admin);
+        store
+            .create_model(
+                &NewModel {
+                    name: "m".into(),
+                    ..NewModel::default()
+                },
+                &admin,
+                1,
+            )
+            .unwrap();
+        let (seen, changed) = store.audit_changes_since(0).unwrap();
+        assert!(changed && seen > 0);
+        assert_eq!(
+            store.audit_changes_since(seen).unwrap(),
+            (seen, false),
+            "nothing new"
+        );
+        for action in ["run.create", "run.finish"] {
+            store
+                .audit("ana", action, "run-1", &serde_json::json!({}), 2)
+                .unwrap();
+        }
+        let (latest, changed) = store.audit_changes_since(seen).unwrap();
+        assert_eq!(
+            (latest, changed),
+            (seen + 2, false),
+            "run events are not registry changes"
+        );
+        store
+            .audit("ana", "model.alias", "m", &serde_json::json!({}), 3)
+            .unwrap();
+        assert_eq!(
+            store.audit_changes_since(latest).unwrap(),
+            (latest + 1, true)
+        );
     }
 }
