@@ -136,8 +136,7 @@ async fn predict(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or(parsed.key);
-    let answer = answer(gateway(&state)?, &name, slot, rows, key.as_deref())?;
-    Ok(answer.into_response())
+    answer(gateway(&state)?, &name, slot, rows, key.as_deref())
 }
 
 async fn predict_alias(
@@ -167,7 +166,7 @@ async fn predict_alias(
             "model {name:?} has no alias {alias:?} (set one with `slipway models alias {name} {alias} VERSION`)"
         ))
     })?;
-    Ok(serve_with(gateway, target, Route::Champion, rows)?.into_response())
+    serve_with(gateway, target, Route::Champion, rows)
 }
 
 async fn invocations(
@@ -183,8 +182,7 @@ async fn invocations(
     let key = headers
         .get("slipway-request-key")
         .and_then(|v| v.to_str().ok());
-    let answer = answer(gateway(&state)?, &name, "default", rows, key)?;
-    Ok(answer.into_response())
+    answer(gateway(&state)?, &name, "default", rows, key)
 }
 
 /// Rows from MLflow's scoring formats.
@@ -283,43 +281,45 @@ fn columns_to_rows(
         .collect())
 }
 
-/// A prediction answered.
-struct Answer {
-    model: Arc<Loaded>,
-    predictions: Vec<f64>,
-    ids: Vec<PredictionId>,
+/// The response body (keys in sorted order).
+#[derive(serde::Serialize)]
+struct Reply<'a> {
+    model: &'a str,
+    prediction_ids: &'a [PredictionId],
+    predictions: &'a [f64],
+    version: &'a str,
 }
 
-impl Answer {
-    fn into_response(self) -> Response {
-        let version = self.model.version.to_string();
-        let ids: Vec<String> = self.ids.iter().map(ToString::to_string).collect();
-        let body = serde_json::json!({
-            "predictions": self.predictions,
-            "model": self.model.model,
-            "version": version,
-            "prediction_ids": ids,
-        });
-        let mut response = (
-            StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            serde_json::to_vec(&body).unwrap_or_default(),
-        )
-            .into_response();
-        let headers = response.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&version) {
-            headers.insert("slipway-model-version", v);
-        }
-        if let Some(first) = ids.first()
-            && let Ok(v) = HeaderValue::from_str(first)
-        {
-            headers.insert("slipway-prediction-id", v);
-        }
-        response
+/// The answer to a prediction request: the body, and the version and the first prediction id
+/// as headers.
+fn respond(target: &Loaded, ids: &[PredictionId], predictions: &[f64]) -> Response {
+    let version = target.version.to_string();
+    let body = serde_json::to_vec(&Reply {
+        model: &target.model,
+        prediction_ids: ids,
+        predictions,
+        version: &version,
+    })
+    .unwrap_or_default();
+    let mut response = (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&version) {
+        headers.insert("slipway-model-version", v);
     }
+    if let Some(first) = ids.first()
+        && let Ok(v) = HeaderValue::from_str(&first.to_string())
+    {
+        headers.insert("slipway-prediction-id", v);
+    }
+    response
 }
 
 /// Rows from which a request's model call runs as a blocking section.
@@ -362,7 +362,7 @@ fn answer(
     slot: &str,
     rows: Vec<Value>,
     key: Option<&str>,
-) -> Result<Answer, ApiError> {
+) -> Result<Response, ApiError> {
     let start = Instant::now();
     let table = gateway.table();
     let route = table.get(name, slot).ok_or_else(|| {
@@ -386,13 +386,13 @@ fn answer(
     let now = slipway_store::now_ms();
     let ids: Vec<PredictionId> = rows.iter().map(|_| gateway.log().ids().next(now)).collect();
     let (target, route_kind, shadow) = pick(route, bucket(key, ids[0]));
-    let answer = serve_rows(gateway, target, route_kind, &rows, ids, start)?;
+    let response = serve_rows(gateway, target, route_kind, &rows, ids, start)?;
     if let Some(shadow) = shadow {
         let gateway = Arc::clone(gateway);
         let shadow = Arc::clone(shadow);
         tokio::spawn(async move { run_shadow(&gateway, &shadow, &rows) });
     }
-    Ok(answer)
+    Ok(response)
 }
 
 /// Answers `rows` with one loaded version (no traffic split): alias-addressed requests.
@@ -401,7 +401,7 @@ fn serve_with(
     target: &Arc<Loaded>,
     route: Route,
     rows: Vec<Value>,
-) -> Result<Answer, ApiError> {
+) -> Result<Response, ApiError> {
     let start = Instant::now();
     if rows.is_empty() {
         return Err(ApiError::InvalidParameter(
@@ -421,7 +421,7 @@ fn serve_rows(
     rows: &[Value],
     ids: Vec<PredictionId>,
     start: Instant,
-) -> Result<Answer, ApiError> {
+) -> Result<Response, ApiError> {
     let x = target
         .runtime
         .signature()
@@ -438,22 +438,20 @@ fn serve_rows(
     .map_err(|e| ApiError::Internal(format!("{}@{} failed: {e}", target.model, target.version)))?;
     let elapsed = start.elapsed().as_micros() as u64;
     target.latency.record(elapsed);
+    // Rendered before the log takes the ids and outputs, so neither is copied.
+    let response = respond(target, &ids, &predictions);
     append(
         gateway,
         Batch {
             stream: Arc::clone(&target.stream),
             route: route_kind,
-            ids: ids.clone(),
-            outputs: predictions.clone(),
+            ids,
+            outputs: predictions,
             inputs: x,
             latency_us: elapsed.min(u64::from(u32::MAX)) as u32,
         },
     )?;
-    Ok(Answer {
-        model: Arc::clone(target),
-        predictions,
-        ids,
-    })
+    Ok(response)
 }
 
 /// Runs the shadow challenger on a mirrored request and logs its outputs (never returned).

@@ -33,6 +33,13 @@ impl fmt::Display for PredictionId {
     }
 }
 
+impl serde::Serialize for PredictionId {
+    /// As its text (32 hex digits), like [`fmt::Display`].
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// Why a text is not a prediction id.
 #[derive(Debug, thiserror::Error)]
 #[error(
